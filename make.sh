@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# One entry point for people and CI (README.md):
+#   ./make.sh scan [SCAN OPTIONS]   set up, build, scan this machine
+#   ./make.sh test                  set up, build, run every test
+# Each installs the Debian packages it is missing (as root, or through
+# sudo), configures once and builds incrementally into build/.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# Debian 12 packages. Build: what the binary links. Test: what the test
+# suites use on top (real tools whose output the tests read).
+BUILD_PACKAGES=(
+  cmake g++ make pkg-config
+  libkmod-dev libblkid-dev libudev-dev zlib1g-dev
+  nlohmann-json3-dev prometheus-cpp-dev libgtest-dev libgmock-dev
+)
+TEST_PACKAGES=(
+  kmod
+)
+
+install_missing() {
+  local missing=() pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' ||
+      missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "make.sh: installing Debian packages: ${missing[*]}" >&2
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "make.sh: need root (or sudo) to install: ${missing[*]}" >&2; exit 2; }
+    sudo=(sudo)
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+build() {
+  if [ ! -f build/CMakeCache.txt ]; then
+    cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  fi
+  cmake --build build -j2
+}
+
+cmd=${1:-}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+  scan)
+    install_missing "${BUILD_PACKAGES[@]}"
+    build >&2
+    exec ./build/cvm-preflight scan "$@"
+    ;;
+  test)
+    install_missing "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+    build
+    cd build
+    exec ctest --output-on-failure -j2 "$@"
+    ;;
+  *)
+    echo "usage: ./make.sh scan [OPTIONS] | ./make.sh test [CTEST OPTIONS]" >&2
+    exit 2
+    ;;
+esac

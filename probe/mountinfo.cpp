@@ -1,0 +1,126 @@
+#include "probe/mountinfo.h"
+
+#include <charconv>
+
+namespace cvm::probe {
+namespace {
+
+std::vector<std::string_view> SplitFields(std::string_view line) {
+  std::vector<std::string_view> out;
+  std::size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+    std::size_t j = i;
+    while (j < line.size() && line[j] != ' ' && line[j] != '\t') ++j;
+    if (j > i) out.push_back(line.substr(i, j - i));
+    i = j;
+  }
+  return out;
+}
+
+template <typename Int>
+bool ParseInt(std::string_view s, Int& out) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+bool HasOption(std::string_view list, std::string_view opt) {
+  while (!list.empty()) {
+    auto comma = list.find(',');
+    if (list.substr(0, comma) == opt) return true;
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string UnescapeMountField(std::string_view field) {
+  std::string out;
+  out.reserve(field.size());
+  for (std::size_t i = 0; i < field.size(); ++i) {
+    if (field[i] == '\\' && i + 3 < field.size()) {
+      std::string_view oct = field.substr(i + 1, 3);
+      if (oct[0] >= '0' && oct[0] <= '3' && oct[1] >= '0' && oct[1] <= '7' &&
+          oct[2] >= '0' && oct[2] <= '7') {
+        out += static_cast<char>((oct[0] - '0') * 64 + (oct[1] - '0') * 8 +
+                                 (oct[2] - '0'));
+        i += 3;
+        continue;
+      }
+    }
+    out += field[i];
+  }
+  return out;
+}
+
+bool MountInfo::ReadOnly() const { return HasOption(options, "ro"); }
+
+std::string MountInfo::Propagation() const {
+  bool shared = false, slave = false;
+  for (const auto& f : optional_fields) {
+    if (f.rfind("shared:", 0) == 0) shared = true;
+    if (f.rfind("master:", 0) == 0) slave = true;
+    if (f == "unbindable") return "unbindable";
+  }
+  if (shared && slave) return "shared,slave";
+  if (shared) return "shared";
+  if (slave) return "slave";
+  return "private";
+}
+
+MountTable ParseMountInfo(std::string_view text) {
+  MountTable table;
+  std::size_t line_no = 0;
+  while (!text.empty()) {
+    ++line_no;
+    std::size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    auto f = SplitFields(line);
+    if (f.empty()) continue;
+    std::string where = "line " + std::to_string(line_no) + ": ";
+    std::size_t dash = 6;
+    while (dash < f.size() && f[dash] != "-") ++dash;
+    if (f.size() < 7 || dash + 2 >= f.size()) {
+      table.warnings.push_back(where + "too few fields; line ignored");
+      continue;
+    }
+    MountInfo m;
+    auto colon = f[2].find(':');
+    if (!ParseInt(f[0], m.mount_id) || !ParseInt(f[1], m.parent_id) ||
+        colon == std::string_view::npos ||
+        !ParseInt(f[2].substr(0, colon), m.major) ||
+        !ParseInt(f[2].substr(colon + 1), m.minor)) {
+      table.warnings.push_back(where + "bad mount id or device; line ignored");
+      continue;
+    }
+    m.root = UnescapeMountField(f[3]);
+    m.mount_point = UnescapeMountField(f[4]);
+    m.options = std::string(f[5]);
+    for (std::size_t i = 6; i < dash; ++i) m.optional_fields.emplace_back(f[i]);
+    m.fstype = std::string(f[dash + 1]);
+    m.source = UnescapeMountField(f[dash + 2]);
+    if (dash + 3 < f.size()) m.super_options = std::string(f[dash + 3]);
+    table.mounts.push_back(std::move(m));
+  }
+  return table;
+}
+
+const MountInfo* FindMountFor(const MountTable& table, std::string_view path) {
+  const MountInfo* best = nullptr;
+  for (const auto& m : table.mounts) {
+    std::string_view mp = m.mount_point;
+    bool holds = path == mp ||
+                 (mp == "/" && !path.empty() && path.front() == '/') ||
+                 (path.size() > mp.size() && path.substr(0, mp.size()) == mp &&
+                  path[mp.size()] == '/');
+    if (holds && (best == nullptr || mp.size() >= best->mount_point.size())) {
+      best = &m;
+    }
+  }
+  return best;
+}
+
+}  // namespace cvm::probe

@@ -1,0 +1,49 @@
+#pragma once
+// A pure parser for /proc/<pid>/mountinfo, per proc(5):
+//   36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue
+// Octal escapes (\040 space, \011 tab, \012 newline, \134 backslash) in the
+// root, mount point and source are decoded; optional fields (shared:N,
+// master:N, propagate_from:N, unbindable) are kept; bad lines are skipped
+// with a warning naming the line.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cvm::probe {
+
+struct MountInfo {
+  std::int64_t mount_id = 0;
+  std::int64_t parent_id = 0;
+  std::uint32_t major = 0;
+  std::uint32_t minor = 0;
+  std::string root;         // path inside the mounted filesystem
+  std::string mount_point;  // in the reading process's mount namespace
+  std::string options;      // per-mount options: "rw,relatime"
+  std::vector<std::string> optional_fields;
+  std::string fstype;
+  std::string source;
+  std::string super_options;
+
+  bool operator==(const MountInfo&) const = default;
+  bool ReadOnly() const;  // "ro" among the per-mount options
+  // "shared", "slave", "shared,slave" or "private", from the optional fields.
+  std::string Propagation() const;
+};
+
+struct MountTable {
+  std::vector<MountInfo> mounts;  // file order: later mounts are on top
+  std::vector<std::string> warnings;
+};
+
+MountTable ParseMountInfo(std::string_view text);
+
+// Decodes proc(5) octal escapes; malformed escapes are kept as they are.
+std::string UnescapeMountField(std::string_view field);
+
+// The mount holding canonical path `path`: the longest mount point that is
+// `path` or a parent of it, the last one listed winning among equals.
+const MountInfo* FindMountFor(const MountTable& table, std::string_view path);
+
+}  // namespace cvm::probe

@@ -1,0 +1,52 @@
+#pragma once
+// What every probe sees (ProbeContext) and returns (ProbeOutput), and the
+// guard that keeps an exception inside a probe from ending the scan.
+
+#include <exception>
+#include <string>
+
+#include "probe/facts.h"
+#include "probe/host_root.h"
+
+namespace cvm::probe {
+
+// Values from the Kubernetes node object, handed in by the agent as plain
+// data so probes know nothing of Kubernetes. Empty fields are unknown.
+struct NodeInfo {
+  std::string name;
+  std::string kubelet_version;             // status.nodeInfo.kubeletVersion
+  std::string container_runtime_version;   // status.nodeInfo.containerRuntimeVersion
+  std::string kernel_version;              // status.nodeInfo.kernelVersion
+  std::string os_image;                    // status.nodeInfo.osImage
+  std::string provider_id;                 // spec.providerID
+};
+
+struct ProbeOptions {
+  // Run `<binary> --version` for runtime versions (off: nothing executed).
+  bool exec_versions = false;
+};
+
+struct ProbeContext {
+  const HostRoot& root;
+  const Facts& earlier;  // facts of the probes run before this one
+  const ProbeOptions& options;
+  const NodeInfo* node = nullptr;  // agent mode only
+};
+
+using ProbeFn = ProbeOutput (*)(const ProbeContext&) noexcept;
+
+// Runs `body(out)`; an exception becomes an error of the probe.
+template <typename Body>
+ProbeOutput Guarded(Body&& body) noexcept {
+  ProbeOutput out;
+  try {
+    body(out);
+  } catch (const std::exception& e) {
+    out.AddError(MakeError("", std::string("internal error: ") + e.what()));
+  } catch (...) {
+    out.AddError(MakeError("", "internal error"));
+  }
+  return out;
+}
+
+}  // namespace cvm::probe

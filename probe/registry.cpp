@@ -1,0 +1,47 @@
+#include "probe/registry.h"
+
+#include <chrono>
+
+#include "probe/arch.h"
+#include "probe/cgroup.h"
+#include "probe/kernel.h"
+#include "probe/os_release.h"
+#include "probe/selinux.h"
+
+namespace cvm::probe {
+namespace {
+
+constexpr ProbeEntry kProbes[] = {
+    {"kernel", &ProbeKernel},
+    {"architecture", &ProbeArchitecture},
+    {"os-release", &ProbeOsRelease},
+    {"selinux", &ProbeSelinux},
+    {"cgroup", &ProbeCgroup},
+};
+
+}  // namespace
+
+std::span<const ProbeEntry> AllProbes() { return kProbes; }
+
+Facts RunProbes(const HostRoot& root, const ProbeOptions& options,
+                const NodeInfo* node) {
+  Facts facts;
+  facts.root = root.path();
+  for (const auto& entry : kProbes) {
+    ProbeContext ctx{root, facts, options, node};
+    auto start = std::chrono::steady_clock::now();
+    ProbeOutput out = entry.fn(ctx);
+    std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+    for (auto& [name, fact] : out.facts) {
+      facts.Set(name, std::move(fact.value), fact.source);
+    }
+    for (auto& e : out.errors) {
+      facts.AddError({std::string(entry.name), std::move(e.path),
+                      std::move(e.message)});
+    }
+    facts.AddRun({std::string(entry.name), out.errors.empty(), took.count()});
+  }
+  return facts;
+}
+
+}  // namespace cvm::probe
