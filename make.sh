@@ -13,6 +13,7 @@ BUILD_PACKAGES=(
   cmake g++ make pkg-config
   libkmod-dev libblkid-dev libudev-dev zlib1g-dev
   nlohmann-json3-dev prometheus-cpp-dev libgtest-dev libgmock-dev
+  libyaml-cpp-dev
 )
 TEST_PACKAGES=(
   kmod

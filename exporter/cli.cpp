@@ -14,6 +14,8 @@
 #include "exporter/version.h"
 #include "probe/host_root.h"
 #include "probe/registry.h"
+#include "rules/loader.h"
+#include "rules/report.h"
 
 namespace cvm::exporter {
 namespace {
@@ -24,7 +26,9 @@ constexpr std::string_view kMainHelp =
 Checks whether a node can host Coder CVM workspaces (Sysbox).
 
 Commands:
-  scan      Scan a host root once and print the report
+  scan      Scan a host root once, judge it and print the report
+  rules     List or validate rules (rules list, rules validate FILE...)
+  explain   Show what a rule checks, why, its sources and its fix
   facts     List every fact the probes can set
 
 Options:
@@ -35,22 +39,48 @@ Run 'cvm-preflight COMMAND --help' for a command's options.
 )";
 
 constexpr std::string_view kScanHelp =
-    R"(Usage: cvm-preflight scan [--root DIR] [--format text|json] [--exec-versions]
+    R"(Usage: cvm-preflight scan [OPTIONS]
 
-Scans a host root and prints what the probes found. Nothing on the host
-is changed and nothing is executed unless --exec-versions is given.
+Scans a host root, judges it with the rules of a profile and prints the
+verdicts, the failing checks with their fixes, and what could not be read.
+Nothing on the host is changed and nothing is executed unless
+--exec-versions is given.
 
 Options:
   --root DIR        The host's root: / at a shell (default), /host in the
                     DaemonSet, or a folder (a fixture, an unpacked image)
   --format FORMAT   text (default, for people) or json (docs/report-format.md)
+  --profile NAME    coder-v1 (default), coder-v2, sysbox-0.6 or sysbox-0.7:
+                    which sources' thresholds to judge by (docs/rules.md)
+  --verdict NAME    The verdict that sets the exit status: cvm (default),
+                    cvm-cached or cvm-gpu
+  --rules PATH      Add or override rules from a YAML file or a directory
+                    of them (repeatable; same id replaces a default rule)
+  --facts           Also list every fact in the text report
   --exec-versions   Run '<binary> --version' of container runtimes when no
                     package database or build information gives a version
   -h, --help        Show this help
   -V, --version     Show the version
 
-Exit status: 0 when the scan ran, 2 on a usage or fatal error.
-Colour is used on a terminal unless NO_COLOR is set.
+Exit status: 0 when the verdict is true, 1 when false, 3 when unknown,
+2 on a usage or fatal error. Colour is used on a terminal unless NO_COLOR
+is set.
+)";
+
+constexpr std::string_view kRulesHelp =
+    R"(Usage: cvm-preflight rules list [--profile NAME] [--rules PATH]...
+       cvm-preflight rules validate FILE...
+
+list      Print every rule that applies to a profile, with its severity,
+          verdicts and sources.
+validate  Load rule files and report every problem as file:line:col;
+          exit 1 when any file has an error.
+)";
+
+constexpr std::string_view kExplainHelp =
+    R"(Usage: cvm-preflight explain RULE-ID [--rules PATH]...
+
+Prints what a rule checks, why, when it applies, its sources and its fix.
 )";
 
 constexpr std::string_view kFactsHelp =
@@ -116,6 +146,10 @@ bool UseColor() {
 int RunScan(Args& args, std::ostream& out, std::ostream& err) {
   std::string root = "/";
   std::string format = "text";
+  std::string profile(rules::kDefaultProfile);
+  std::string verdict = "cvm";
+  std::vector<std::string> rule_paths;
+  bool show_facts = false;
   probe::ProbeOptions options;
   while (!args.Done()) {
     std::string error;
@@ -129,6 +163,22 @@ int RunScan(Args& args, std::ostream& out, std::ostream& err) {
     }
     if (args.Flag("--exec-versions")) {
       options.exec_versions = true;
+      continue;
+    }
+    if (args.Flag("--facts")) {
+      show_facts = true;
+      continue;
+    }
+    if (auto v = args.Option("--profile", error)) {
+      profile = *v;
+      continue;
+    }
+    if (auto v = args.Option("--verdict", error)) {
+      verdict = *v;
+      continue;
+    }
+    if (auto v = args.Option("--rules", error)) {
+      rule_paths.push_back(*v);
       continue;
     }
     if (auto v = args.Option("--root", error)) {
@@ -145,18 +195,148 @@ int RunScan(Args& args, std::ostream& out, std::ostream& err) {
   if (format != "text" && format != "json") {
     return Usage(err, "scan: --format must be text or json, not '" + format + "'");
   }
+  if (!rules::IsProfile(profile)) {
+    return Usage(err, "scan: unknown profile '" + profile +
+                          "' (coder-v1, coder-v2, sysbox-0.6, sysbox-0.7)");
+  }
+  if (!rules::IsVerdict(verdict)) {
+    return Usage(err, "scan: unknown verdict '" + verdict +
+                          "' (cvm, cvm-cached, cvm-gpu)");
+  }
   auto host = probe::HostRoot::Open(root);
   if (!host) {
     err << "cvm-preflight: scan: cannot open root " << host.error().message
         << "\n";
     return kExitUsage;
   }
-  probe::Facts facts = probe::RunProbes(*host, options);
+  rules::RuleSetLoad loaded = rules::LoadRuleSet(rule_paths);
+  rules::Report report = rules::BuildReport(probe::RunProbes(*host, options),
+                                            loaded.set, profile,
+                                            std::move(loaded.errors));
   if (format == "json") {
-    out << ReportToJson(facts).dump(2) << "\n";
+    out << ReportToJson(report).dump(2) << "\n";
   } else {
-    WriteTextReport(facts, TextOptions{UseColor()}, out);
+    WriteTextReport(report, TextOptions{UseColor(), show_facts}, out);
   }
+  const rules::VerdictResult* v = report.selected.Verdict(verdict);
+  switch (v->value) {
+    case rules::Tri::kTrue: return kExitOk;
+    case rules::Tri::kFalse: return kExitFalse;
+    case rules::Tri::kUnknown: break;
+  }
+  return kExitUnknown;
+}
+
+std::string Joined(const std::vector<std::string>& v, std::string_view sep = ", ") {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : std::string(sep)) + s;
+  return out;
+}
+
+int RunRules(Args& args, std::ostream& out, std::ostream& err) {
+  if (args.Done()) return Usage(err, "rules: say 'list' or 'validate FILE...'");
+  std::string sub(args.Peek());
+  if (sub == "-h" || sub == "--help") {
+    out << kRulesHelp;
+    return kExitOk;
+  }
+  args.Flag(sub);
+  if (sub == "validate") {
+    std::vector<std::string> files;
+    while (!args.Done()) {
+      if (args.Flag("-h") || args.Flag("--help")) {
+        out << kRulesHelp;
+        return kExitOk;
+      }
+      files.emplace_back(args.Peek());
+      args.Flag(files.back());
+    }
+    if (files.empty()) return Usage(err, "rules validate: name at least one file");
+    int bad = 0;
+    for (const auto& f : files) {
+      rules::LoadResult r = rules::LoadRulesPath(f);
+      for (const auto& e : r.errors) err << e.Text() << "\n";
+      bad += !r.ok();
+      if (r.ok()) out << f << ": " << r.rules.size() << " rules OK\n";
+    }
+    return bad ? kExitFalse : kExitOk;
+  }
+  if (sub != "list") return Usage(err, "rules: unknown subcommand '" + sub + "'");
+  std::string profile(rules::kDefaultProfile);
+  std::vector<std::string> paths;
+  while (!args.Done()) {
+    std::string error;
+    if (args.Flag("-h") || args.Flag("--help")) {
+      out << kRulesHelp;
+      return kExitOk;
+    }
+    if (auto v = args.Option("--profile", error)) {
+      profile = *v;
+      continue;
+    }
+    if (auto v = args.Option("--rules", error)) {
+      paths.push_back(*v);
+      continue;
+    }
+    if (!error.empty()) return Usage(err, "rules list: " + error);
+    return Usage(err, "rules list: unknown option '" + std::string(args.Peek()) + "'");
+  }
+  if (!rules::IsProfile(profile)) {
+    return Usage(err, "rules list: unknown profile '" + profile + "'");
+  }
+  rules::RuleSetLoad loaded = rules::LoadRuleSet(paths);
+  for (const auto& e : loaded.errors) err << e.Text() << "\n";
+  for (const auto& r : loaded.set.rules) {
+    if (!r.AppliesTo(profile)) continue;
+    out << r.id << "  [" << rules::SeverityName(r.SeverityIn(profile)) << "; "
+        << Joined(r.verdicts) << "] " << r.title << "\n";
+    for (const auto& src : r.sources) out << "    source: " << src << "\n";
+  }
+  return loaded.errors.empty() ? kExitOk : kExitFalse;
+}
+
+int RunExplain(Args& args, std::ostream& out, std::ostream& err) {
+  std::string id;
+  std::vector<std::string> paths;
+  while (!args.Done()) {
+    std::string error;
+    if (args.Flag("-h") || args.Flag("--help")) {
+      out << kExplainHelp;
+      return kExitOk;
+    }
+    if (auto v = args.Option("--rules", error)) {
+      paths.push_back(*v);
+      continue;
+    }
+    if (!error.empty()) return Usage(err, "explain: " + error);
+    std::string a(args.Peek());
+    if (a.rfind("-", 0) == 0) return Usage(err, "explain: unknown option '" + a + "'");
+    if (!id.empty()) return Usage(err, "explain: one rule id at a time");
+    id = a;
+    args.Flag(a);
+  }
+  if (id.empty()) return Usage(err, "explain: name a rule id (see 'cvm-preflight rules list')");
+  rules::RuleSetLoad loaded = rules::LoadRuleSet(paths);
+  const rules::Rule* r = loaded.set.Find(id);
+  if (r == nullptr) {
+    err << "cvm-preflight: explain: no rule '" << id
+        << "' (see 'cvm-preflight rules list')\n";
+    return kExitFalse;
+  }
+  out << r->id << ": " << r->title << "\n\n";
+  out << "Severity:  " << rules::SeverityName(r->severity);
+  for (const auto& [p, sev] : r->profile_severity) {
+    out << " (" << p << ": " << rules::SeverityName(sev) << ")";
+  }
+  out << "\nVerdicts:  " << Joined(r->verdicts) << "\n";
+  out << "Profiles:  " << (r->profiles.empty() ? "all" : Joined(r->profiles)) << "\n";
+  if (r->when) out << "Applies when: " << r->when->Text() << "\n";
+  out << "Checks:    " << r->expect.Text() << "\n";
+  if (!r->rationale.empty()) out << "\nWhy: " << r->rationale << "\n";
+  if (!r->fix.empty()) out << "\nFix: " << r->fix << "\n";
+  out << "\nSources:\n";
+  for (const auto& s : r->sources) out << "  " << s << "\n";
+  out << "\nDefined in " << r->file << ":" << r->line << "\n";
   return kExitOk;
 }
 
@@ -200,6 +380,8 @@ int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   Args args(argc, argv, 2);
   if (cmd == "scan") return RunScan(args, out, err);
   if (cmd == "facts") return RunFacts(args, out, err);
+  if (cmd == "rules") return RunRules(args, out, err);
+  if (cmd == "explain") return RunExplain(args, out, err);
   return Usage(err, "unknown command '" + std::string(cmd) + "'");
 }
 

@@ -8,8 +8,10 @@
 namespace cvm::exporter {
 
 // Exit codes, shared by every command.
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitUsage = 2;  // usage or fatal error
+inline constexpr int kExitOk = 0;       // the selected verdict is true
+inline constexpr int kExitFalse = 1;    // the selected verdict is false
+inline constexpr int kExitUsage = 2;    // usage or fatal error
+inline constexpr int kExitUnknown = 3;  // the selected verdict is unknown
 
 int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err);
 

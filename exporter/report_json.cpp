@@ -4,12 +4,67 @@
 #include "probe/facts_json.h"
 
 namespace cvm::exporter {
+namespace {
 
-nlohmann::json ReportToJson(const probe::Facts& facts) {
-  nlohmann::json report = probe::FactsToJson(facts);
+using nlohmann::json;
+
+json FactValueJson(const probe::FactValue& v) {
+  // Reuse the facts serialiser for one value.
+  probe::Facts one;
+  one.Set("v", v, "");
+  return probe::FactsToJson(one)["facts"]["v"];
+}
+
+json VerdictsJson(const rules::Evaluation& ev) {
+  json out = json::object();
+  for (const auto& v : ev.verdicts) {
+    out[v.name] = {{"value", std::string(rules::TriName(v.value))},
+                   {"because", v.because}};
+  }
+  return out;
+}
+
+}  // namespace
+
+json FactsReportToJson(const probe::Facts& facts) {
+  json report = probe::FactsToJson(facts);
   report["schema"] = kReportSchema;
   report["version"] = kVersion;
   return report;
+}
+
+json ReportToJson(const rules::Report& report) {
+  json out = FactsReportToJson(report.facts);
+  out["profile"] = report.selected.profile;
+  json checks = json::array();
+  for (const auto& c : report.selected.checks) {
+    json facts = json::object();
+    for (const auto& [name, value] : c.facts) {
+      facts[name] = value ? FactValueJson(*value) : json(nullptr);
+    }
+    checks.push_back({{"id", c.id},
+                      {"title", c.title},
+                      {"status", std::string(rules::StatusName(c.status))},
+                      {"severity", std::string(rules::SeverityName(c.severity))},
+                      {"verdicts", c.verdicts},
+                      {"facts", std::move(facts)},
+                      {"message", c.message},
+                      {"fix", c.fix},
+                      {"sources", c.sources}});
+  }
+  out["checks"] = std::move(checks);
+  out["verdicts"] = VerdictsJson(report.selected);
+  json profiles = json::object();
+  for (const auto& ev : report.profiles) {
+    json p = json::object();
+    for (const auto& v : ev.verdicts) p[v.name] = std::string(rules::TriName(v.value));
+    profiles[ev.profile] = std::move(p);
+  }
+  out["profiles"] = std::move(profiles);
+  json errors = json::array();
+  for (const auto& e : report.rule_errors) errors.push_back(e.Text());
+  out["rule_errors"] = std::move(errors);
+  return out;
 }
 
 }  // namespace cvm::exporter

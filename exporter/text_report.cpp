@@ -80,11 +80,9 @@ std::string FactValueText(const probe::FactValue& value) {
   return std::visit(V{}, value);
 }
 
-void WriteTextReport(const probe::Facts& facts, const TextOptions& options,
-                     std::ostream& out) {
-  Style st{options.color};
-  out << st.Bold("cvm-preflight " + std::string(kVersion)) << " scan of "
-      << facts.root << "\n";
+namespace {
+
+void WriteFacts(const probe::Facts& facts, const Style& st, std::ostream& out) {
   std::size_t width = 0;
   for (const auto& [name, fact] : facts.all()) width = std::max(width, name.size());
   std::string group;
@@ -100,14 +98,110 @@ void WriteTextReport(const probe::Facts& facts, const TextOptions& options,
     out << "\n";
   }
   if (facts.all().empty()) out << "\nNo facts could be read.\n";
-  if (!facts.errors().empty()) {
-    out << "\n"
-        << st.Red(st.Bold("Errors (" + std::to_string(facts.errors().size()) +
-                          ")"))
-        << "\n";
-    for (const auto& e : facts.errors()) {
-      out << "  [" << e.probe << "] " << e.message << "\n";
+}
+
+std::string Joined(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+void WriteCheck(const rules::CheckResult& c, const Style& st, std::string_view mark,
+                std::ostream& out) {
+  out << "  " << mark << " " << st.Bold(c.id) << " ["
+      << rules::SeverityName(c.severity) << "] " << c.title << "\n";
+  out << "      " << c.message << "\n";
+  if (!c.fix.empty()) out << "      Fix: " << c.fix << "\n";
+  if (!c.sources.empty()) out << st.Dim("      Sources: " + Joined(c.sources)) << "\n";
+}
+
+}  // namespace
+
+void WriteTextReport(const rules::Report& report, const TextOptions& options,
+                     std::ostream& out) {
+  Style st{options.color};
+  const auto& ev = report.selected;
+  out << st.Bold("cvm-preflight " + std::string(kVersion)) << " scan of "
+      << report.facts.root << ", profile " << ev.profile << "\n\n"
+      << st.Bold("Verdicts") << "\n";
+  for (const auto& v : ev.verdicts) {
+    std::string value(rules::TriName(v.value));
+    std::string shown = v.value == rules::Tri::kTrue    ? st.Wrap("32", value)
+                        : v.value == rules::Tri::kFalse ? st.Red(value)
+                                                        : st.Wrap("33", value);
+    out << "  " << v.name << std::string(12 - v.name.size(), ' ') << shown
+        << std::string(9 - value.size(), ' ');
+    if (v.value == rules::Tri::kFalse) out << "failing: " << Joined(v.because);
+    if (v.value == rules::Tri::kUnknown) out << "unknown: " << Joined(v.because);
+    if (v.value == rules::Tri::kTrue) out << "every error check passes";
+    out << "\n";
+  }
+  // One line on the other profiles, when any differs.
+  std::string differs;
+  for (const auto& p : report.profiles) {
+    if (p.profile == ev.profile) continue;
+    for (std::size_t k = 0; k < p.verdicts.size() && k < ev.verdicts.size(); ++k) {
+      if (p.verdicts[k].value != ev.verdicts[k].value) {
+        differs += (differs.empty() ? "" : "; ") + p.profile + ": " + p.verdicts[k].name +
+                   " " + std::string(rules::TriName(p.verdicts[k].value));
+      }
     }
+  }
+  if (!differs.empty()) out << "  Other profiles differ: " << differs << "\n";
+
+  auto section = [&](std::string_view title, auto pred, std::string_view mark) {
+    std::size_t n = 0;
+    for (const auto& c : ev.checks) n += pred(c);
+    if (n == 0) return;
+    out << "\n" << st.Bold(std::string(title) + " (" + std::to_string(n) + ")") << "\n";
+    for (const auto& c : ev.checks) {
+      if (pred(c)) WriteCheck(c, st, mark, out);
+    }
+  };
+  using rules::Severity;
+  using rules::Status;
+  section("Failing", [](const auto& c) {
+    return c.status == Status::kFail && c.severity == Severity::kError;
+  }, st.Red("FAIL"));
+  section("Unknown", [](const auto& c) {
+    return c.status == Status::kUnknown && c.severity == Severity::kError;
+  }, st.Wrap("33", "????"));
+  section("Warnings", [](const auto& c) {
+    return (c.status == Status::kFail || c.status == Status::kUnknown) &&
+           c.severity != Severity::kError;
+  }, st.Wrap("33", "WARN"));
+  std::vector<const rules::CheckResult*> passing, skipped;
+  for (const auto& c : ev.checks) {
+    if (c.status == Status::kPass) passing.push_back(&c);
+    if (c.status == Status::kSkipped) skipped.push_back(&c);
+  }
+  if (!passing.empty()) {
+    out << "\n" << st.Bold("Passing (" + std::to_string(passing.size()) + ")") << "\n";
+    for (const auto* c : passing) {
+      out << "  " << st.Wrap("32", "ok  ") << " " << c->id << ": " << c->title << "\n";
+    }
+  }
+  if (!skipped.empty()) {
+    std::vector<std::string> ids;
+    for (const auto* c : skipped) ids.push_back(c->id);
+    out << "\n" << st.Dim("Skipped, not applicable (" + std::to_string(ids.size()) +
+                          "): " + Joined(ids)) << "\n";
+  }
+  if (options.facts) {
+    out << "\n" << st.Bold("Facts") << "\n";
+    WriteFacts(report.facts, st, out);
+  }
+  if (!report.rule_errors.empty()) {
+    out << "\n" << st.Red(st.Bold("Rule files rejected (" +
+                                  std::to_string(report.rule_errors.size()) + ")"))
+        << "\n";
+    for (const auto& e : report.rule_errors) out << "  " << e.Text() << "\n";
+  }
+  const auto& errors = report.facts.errors();
+  if (!errors.empty()) {
+    out << "\n" << st.Bold("Could not read (" + std::to_string(errors.size()) + ")")
+        << "\n";
+    for (const auto& e : errors) out << "  [" << e.probe << "] " << e.message << "\n";
   }
 }
 

@@ -1,19 +1,23 @@
 #pragma once
-// The report for people: facts grouped by subject, errors at the end with
-// their paths. Colour only when asked (the CLI asks on a terminal without
-// NO_COLOR).
+// The report for people, read top-down: verdicts, failing and unknown
+// checks with their fixes, warnings, passing checks one line each, facts
+// on request, then what could not be read. Colour only when asked (the CLI
+// asks on a terminal without NO_COLOR).
 
 #include <ostream>
+#include <string>
 
 #include "probe/facts.h"
+#include "rules/report.h"
 
 namespace cvm::exporter {
 
 struct TextOptions {
   bool color = false;
+  bool facts = false;  // list every fact
 };
 
-void WriteTextReport(const probe::Facts& facts, const TextOptions& options,
+void WriteTextReport(const rules::Report& report, const TextOptions& options,
                      std::ostream& out);
 
 // One fact value as text: lists joined with ", ", records as "k=v ...".

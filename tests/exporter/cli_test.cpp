@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/support/data.h"
+#include "tests/support/temp_tree.h"
 
 namespace cvm::exporter {
 namespace {
@@ -73,20 +74,25 @@ TEST(Cli, MissingRootIsFatalWithOneLine) {
 TEST(Cli, JsonReportOfAFixture) {
   CliRun r = Cli({"scan", "--root=" + cvm::testing::SourcePath("fixtures/rhel-8/root"),
                "--format", "json"});
-  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_EQ(r.code, kExitFalse) << r.err;
   auto j = nlohmann::json::parse(r.out, nullptr, false);
   ASSERT_FALSE(j.is_discarded());
   EXPECT_EQ(j["schema"], "cvm-preflight/v1");
   EXPECT_EQ(j["facts"]["os"]["id"], "rhel");
   EXPECT_EQ(j["facts"]["selinux"]["mode"], "enforcing");
   EXPECT_EQ(j["sources"]["os.id"], "/etc/os-release");
+  EXPECT_EQ(j["verdicts"]["cvm"]["value"], "false");
+  EXPECT_EQ(j["verdicts"]["cvm"]["because"][0], "selinux-not-enforcing");
+  EXPECT_EQ(j["profile"], "coder-v1");
 }
 
 TEST(Cli, TextReportGroupsFactsAndListsErrors) {
   CliRun r = Cli({"scan", "--root", cvm::testing::SourcePath("fixtures/bottlerocket/root")});
-  ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_NE(r.out.find("Operating system\n  os.build_id"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("Errors ("), std::string::npos);
+  EXPECT_NE(r.code, kExitUsage) << r.err;
+  EXPECT_EQ(r.out.find("Operating system\n  os.build_id"), std::string::npos)
+      << "facts only with --facts";
+  EXPECT_NE(r.out.find("Verdicts\n  cvm "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Could not read ("), std::string::npos);
   EXPECT_NE(r.out.find("[kernel] /proc/sys/kernel/osrelease"), std::string::npos);
   EXPECT_EQ(r.out.find("\033["), std::string::npos) << "colour on a non-terminal";
 }
@@ -95,6 +101,53 @@ TEST(Cli, FactsMarkdown) {
   CliRun r = Cli({"facts", "--markdown"});
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.out.find("| `kernel.release` |"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cvm::exporter
+
+namespace cvm::exporter {
+namespace {
+
+TEST(Cli, FactsFlagListsFacts) {
+  CliRun r = Cli({"scan", "--facts", "--root",
+                  cvm::testing::SourcePath("fixtures/bottlerocket/root")});
+  EXPECT_NE(r.out.find("Operating system\n  os.build_id"), std::string::npos) << r.out;
+}
+
+TEST(Cli, ExitCodeFollowsTheSelectedVerdict) {
+  std::string rhel = cvm::testing::SourcePath("fixtures/rhel-8/root");
+  EXPECT_EQ(Cli({"scan", "--root", rhel}).code, kExitFalse);
+  CliRun bad = Cli({"scan", "--root", rhel, "--verdict", "cvm-nope"});
+  EXPECT_EQ(bad.code, kExitUsage);
+  CliRun prof = Cli({"scan", "--root", rhel, "--profile", "coder-v9"});
+  EXPECT_EQ(prof.code, kExitUsage);
+  EXPECT_NE(prof.err.find("coder-v9"), std::string::npos);
+}
+
+TEST(Cli, RulesListAndExplain) {
+  CliRun list = Cli({"rules", "list"});
+  EXPECT_EQ(list.code, kExitOk) << list.err;
+  EXPECT_NE(list.out.find("selinux-not-enforcing  [error; cvm]"), std::string::npos);
+  EXPECT_NE(list.out.find("    source: "), std::string::npos);
+  CliRun ex = Cli({"explain", "selinux-not-enforcing"});
+  EXPECT_EQ(ex.code, kExitOk);
+  EXPECT_NE(ex.out.find("Checks:    selinux.mode not in [enforcing]"), std::string::npos)
+      << ex.out;
+  EXPECT_NE(ex.out.find("Sources:"), std::string::npos);
+  CliRun missing = Cli({"explain", "no-such-rule"});
+  EXPECT_EQ(missing.code, kExitFalse);
+}
+
+TEST(Cli, RulesValidateReportsFileLineColumn) {
+  cvm::testing::TempTree t;
+  t.Write("bad.yaml", "- id: x\n  title: t\n  severity: fatal\n  expect: {fact: os.id, in: [a]}\n  sources: [s]\n");
+  t.Write("good.yaml", "- id: x\n  title: t\n  severity: error\n  expect: {fact: os.id, in: [a]}\n  sources: [s]\n");
+  CliRun r = Cli({"rules", "validate", t.Abs("bad.yaml"), t.Abs("good.yaml")});
+  EXPECT_EQ(r.code, kExitFalse);
+  EXPECT_EQ(r.err, t.Abs("bad.yaml") +
+                       ":3:13: severity must be error, warning or info, not 'fatal'\n");
+  EXPECT_NE(r.out.find("good.yaml: 1 rules OK"), std::string::npos);
 }
 
 }  // namespace

@@ -11,6 +11,8 @@
 #include "exporter/report_json.h"
 #include "probe/fact_catalog.h"
 #include "probe/registry.h"
+#include "rules/loader.h"
+#include "rules/report.h"
 #include "tests/support/data.h"
 #include "tests/support/temp_tree.h"
 
@@ -42,7 +44,10 @@ nlohmann::json ScanFixture(const std::string& name) {
   auto root = probe::HostRoot::Open(
       cvm::testing::SourcePath("fixtures/" + name + "/root"));
   EXPECT_TRUE(root);
-  return Normalize(ReportToJson(probe::RunProbes(*root)));
+  static const rules::RuleSetLoad kRules = rules::LoadRuleSet({});
+  EXPECT_TRUE(kRules.errors.empty());
+  return Normalize(ReportToJson(rules::BuildReport(probe::RunProbes(*root), kRules.set,
+                                                   rules::kDefaultProfile)));
 }
 
 std::string UnifiedDiff(const std::string& want, const std::string& got) {

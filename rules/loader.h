@@ -1,0 +1,47 @@
+#pragma once
+// Loads rule files (YAML, docs/rules.md) into Rules, checking every field:
+// unknown keys, fact names not in the catalog, operators that do not fit
+// the fact's type, bad regexes, missing sources. Errors carry file, line and
+// column. A file with any error is rejected whole.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rules/rule.h"
+
+namespace cvm::rules {
+
+struct LoadError {
+  std::string file;
+  int line = 0;    // 1-based; 0 when unknown
+  int column = 0;  // 1-based
+  std::string message;
+  std::string Text() const;  // "file:line:col: message"
+};
+
+struct LoadResult {
+  std::vector<Rule> rules;
+  std::vector<LoadError> errors;
+  bool ok() const { return errors.empty(); }
+};
+
+// Parses one file's text; `file` names it in errors and in Rule::file.
+LoadResult LoadRulesText(std::string_view text, const std::string& file);
+
+// The default rule set compiled into the binary (rules/default/*.yaml).
+// Its load errors are a bug, caught by a test.
+LoadResult LoadDefaultRules();
+
+// Every *.yaml / *.yml in a directory (sorted), or one file. User files.
+LoadResult LoadRulesPath(const std::string& path);
+
+// Default rules, then each path's rules on top (same id replaces; a file
+// with errors is skipped whole and its errors returned).
+struct RuleSetLoad {
+  RuleSet set;
+  std::vector<LoadError> errors;
+};
+RuleSetLoad LoadRuleSet(const std::vector<std::string>& user_paths);
+
+}  // namespace cvm::rules
