@@ -82,7 +82,10 @@ TEST(Cli, JsonReportOfAFixture) {
   EXPECT_EQ(j["facts"]["selinux"]["mode"], "enforcing");
   EXPECT_EQ(j["sources"]["os.id"], "/etc/os-release");
   EXPECT_EQ(j["verdicts"]["cvm"]["value"], "false");
-  EXPECT_EQ(j["verdicts"]["cvm"]["because"][0], "selinux-not-enforcing");
+  auto because = j["verdicts"]["cvm"]["because"].get<std::vector<std::string>>();
+  EXPECT_NE(std::find(because.begin(), because.end(), "selinux-not-enforcing"), because.end());
+  EXPECT_NE(std::find(because.begin(), because.end(), "kernel-min-el-family"), because.end())
+      << "4.18 is below Sysbox's 5.12 for RHEL";
   EXPECT_EQ(j["profile"], "coder-v1");
 }
 
