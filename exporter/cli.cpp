@@ -57,6 +57,10 @@ Options:
   --rules PATH      Add or override rules from a YAML file or a directory
                     of them (repeatable; same id replaces a default rule)
   --facts           Also list every fact in the text report
+  --coder-shiftfs-autoload
+                    Judge cached CVMs for Coder's "Auto loading of the
+                    shiftfs kernel module" setting (needs /usr/src and
+                    /lib/modules writable)
   --exec-versions   Run '<binary> --version' of container runtimes when no
                     package database or build information gives a version
   -h, --help        Show this help
@@ -167,6 +171,10 @@ int RunScan(Args& args, std::ostream& out, std::ostream& err) {
     }
     if (args.Flag("--facts")) {
       show_facts = true;
+      continue;
+    }
+    if (args.Flag("--coder-shiftfs-autoload")) {
+      options.coder_shiftfs_autoload = true;
       continue;
     }
     if (auto v = args.Option("--profile", error)) {

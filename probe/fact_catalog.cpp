@@ -63,6 +63,17 @@ constexpr FactSpec kCatalog[] = {
     {kCgroupControllers, T::kStringList, "cgroup",
      "/sys/fs/cgroup/cgroup.controllers (v2), the v1 mounts' options",
      "The controllers available, sorted (`cpu`, `memory`, `pids`, ...)."},
+    {kNodeKubeletVersion, T::kString, "inputs",
+     "the Kubernetes node object, status.nodeInfo.kubeletVersion (agent mode)",
+     "The kubelet version (`v1.29.3`); absent in a one-shot scan."},
+    {kNodeContainerRuntimeVersion, T::kString, "inputs",
+     "the node object, status.nodeInfo.containerRuntimeVersion (agent mode)",
+     "The runtime the kubelet reports (`containerd://1.7.15`)."},
+    {kNodeProviderId, T::kString, "inputs", "the node object, spec.providerID (agent mode)",
+     "The cloud provider's id of the node (`aws:///us-east-1a/i-0abc`)."},
+    {kSettingsCoderShiftfsAutoload, T::kBool, "inputs",
+     "`scan --coder-shiftfs-autoload` / the agent's setting",
+     "Coder's \"Auto loading of the shiftfs kernel module\" is on (default off)."},
 };
 
 bool MatchesPattern(std::string_view pattern, std::string_view name) {

@@ -51,6 +51,14 @@ inline constexpr std::string_view kSelinuxConfigType = "selinux.config_type";
 inline constexpr std::string_view kCgroupVersion = "cgroup.version";
 inline constexpr std::string_view kCgroupControllers = "cgroup.controllers";
 
+// inputs (the node object in agent mode, settings)
+inline constexpr std::string_view kNodeKubeletVersion = "node.kubelet_version";
+inline constexpr std::string_view kNodeContainerRuntimeVersion =
+    "node.container_runtime_version";
+inline constexpr std::string_view kNodeProviderId = "node.provider_id";
+inline constexpr std::string_view kSettingsCoderShiftfsAutoload =
+    "settings.coder_shiftfs_autoload";
+
 // Every declared fact, in documentation order.
 std::span<const FactSpec> FactCatalog();
 // The spec a concrete name belongs to (patterns matched component-wise),

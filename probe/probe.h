@@ -24,6 +24,9 @@ struct NodeInfo {
 struct ProbeOptions {
   // Run `<binary> --version` for runtime versions (off: nothing executed).
   bool exec_versions = false;
+  // Coder's "Auto loading of the shiftfs kernel module" setting: cached CVMs
+  // then need /usr/src and /lib/modules writable.
+  bool coder_shiftfs_autoload = false;
 };
 
 struct ProbeContext {

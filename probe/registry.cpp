@@ -4,6 +4,7 @@
 
 #include "probe/arch.h"
 #include "probe/cgroup.h"
+#include "probe/inputs.h"
 #include "probe/kernel.h"
 #include "probe/os_release.h"
 #include "probe/selinux.h"
@@ -17,6 +18,7 @@ constexpr ProbeEntry kProbes[] = {
     {"os-release", &ProbeOsRelease},
     {"selinux", &ProbeSelinux},
     {"cgroup", &ProbeCgroup},
+    {"inputs", &ProbeInputs},
 };
 
 }  // namespace
