@@ -173,7 +173,9 @@ TEST_P(HostileRoot, EmptyRootGivesAReportOfErrors) {
   // Only the caller's settings remain; every host probe reports errors.
   for (const auto& [name, fact] : f.all()) EXPECT_EQ(name.rfind("settings.", 0), 0u) << name;
   for (const auto& run : f.runs()) {
-    if (run.name != "inputs") EXPECT_FALSE(run.ok) << run.name;
+    if (run.name != "inputs") {
+      EXPECT_FALSE(run.ok) << run.name;
+    }
   }
 }
 
