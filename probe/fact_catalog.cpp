@@ -52,7 +52,8 @@ constexpr FactSpec kCatalog[] = {
      "disabled)",
      "SELinux now: `disabled`, `permissive` or `enforcing`."},
     {kSelinuxConfigMode, T::kString, "selinux", "/etc/selinux/config",
-     "`SELINUX=` in the config: the mode after the next boot."},
+     "`SELINUX=` in the config: the mode after the next boot; `none` when "
+     "there is no config file."},
     {kSelinuxConfigType, T::kString, "selinux", "/etc/selinux/config",
      "`SELINUXTYPE=` in the config (`targeted`)."},
     {kCgroupVersion, T::kString, "cgroup",

@@ -46,7 +46,13 @@ void ProbeConfig(const ProbeContext& ctx, ProbeOutput& out) {
   constexpr std::string_view kConfig = "/etc/selinux/config";
   auto text = ctx.root.ReadFile(kConfig, kSmallCap);
   if (!text) {
-    if (text.error().code != ENOENT) out.AddError(text.error());
+    // No config file (Ubuntu, Debian, images) is a known state: nothing will
+    // turn SELinux on at boot. Any other failure leaves the facts out.
+    if (text.error().code == ENOENT) {
+      out.Set(kSelinuxConfigMode, std::string("none"), "/etc/selinux/config (absent)");
+    } else {
+      out.AddError(text.error());
+    }
     return;
   }
   EnvFile env = ParseEnvFile(*text);

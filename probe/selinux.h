@@ -5,7 +5,8 @@
 // Facts: selinux.mode, selinux.config_mode, selinux.config_type.
 // No selinuxfs under an existing /sys/fs means "disabled"; a root without
 // /sys/fs (an image, a bare folder) leaves selinux.mode out with an error.
-// No /etc/selinux/config leaves the config facts out, silently (Ubuntu).
+// No /etc/selinux/config (Ubuntu, Debian) sets selinux.config_mode "none";
+// an unreadable one leaves the config facts out with the error.
 
 #include "probe/probe.h"
 

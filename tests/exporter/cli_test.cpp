@@ -84,7 +84,7 @@ TEST(Cli, JsonReportOfAFixture) {
   EXPECT_EQ(j["verdicts"]["cvm"]["value"], "false");
   auto because = j["verdicts"]["cvm"]["because"].get<std::vector<std::string>>();
   EXPECT_NE(std::find(because.begin(), because.end(), "selinux-not-enforcing"), because.end());
-  EXPECT_NE(std::find(because.begin(), because.end(), "kernel-min-el-family"), because.end())
+  EXPECT_NE(std::find(because.begin(), because.end(), "kernel-min-distro"), because.end())
       << "4.18 is below Sysbox's 5.12 for RHEL";
   EXPECT_EQ(j["profile"], "coder-v1");
 }

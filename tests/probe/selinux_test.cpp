@@ -68,12 +68,29 @@ TEST(SelinuxProbe, GarbageInEnforceIsAnError) {
   EXPECT_FALSE(f.Has(kSelinuxMode));
 }
 
-TEST(SelinuxProbe, NoConfigIsSilent) {
+TEST(SelinuxProbe, NoConfigIsNoneWithoutAnError) {
   TempTree t;
   t.Write("sys/fs/selinux/enforce", "0");
   Facts f = ScanTree(t);
-  EXPECT_FALSE(f.Has(kSelinuxConfigMode));
+  EXPECT_EQ(*f.GetString(kSelinuxConfigMode), "none");
+  EXPECT_FALSE(f.Has(kSelinuxConfigType));
   for (const auto& e : f.errors()) EXPECT_NE(e.probe, "selinux") << e.message;
+}
+
+}  // namespace
+}  // namespace cvm::probe
+
+namespace cvm::probe {
+namespace {
+
+TEST(SelinuxProbe, UnreadableConfigLeavesTheFactsOut) {
+  TempTree t;
+  t.Mkdir("etc/selinux/config");
+  Facts f = ScanTree(t);
+  EXPECT_FALSE(f.Has(kSelinuxConfigMode));
+  bool found = false;
+  for (const auto& e : f.errors()) found |= e.path == "/etc/selinux/config";
+  EXPECT_TRUE(found);
 }
 
 }  // namespace

@@ -1,0 +1,71 @@
+// The default rule set against every fixture root, in every profile: each
+// default rule must be seen passing, failing and unknown at least once,
+// so no rule is dead or untested. A rule that cannot yet be covered is
+// listed in kKnownGaps with the reason; the list is meant to shrink.
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include "probe/registry.h"
+#include "rules/loader.h"
+#include "rules/report.h"
+#include "tests/support/data.h"
+
+namespace cvm::rules {
+namespace {
+
+namespace fs = std::filesystem;
+
+// rule id -> statuses it still may miss, and why.
+const std::map<std::string, std::string> kKnownGaps = {
+    {"distro-supported", "never unknown: no fixture yet"},
+    {"distro-release-listed", "never unknown: no fixture yet"},
+    {"distro-ubuntu-noble-needs-sysbox-0.7", "never unknown: no fixture yet"},
+    {"distro-community-edition", "never unknown: no fixture yet"},
+    {"arch-supported", "never fail: no fixture yet"},
+    {"cgroup-controllers", "never pass fail: no fixture yet"},
+    {"kubernetes-version-sysbox-0.7", "never pass fail unknown: no fixture yet"},
+    {"kubernetes-version-sysbox-0.6", "never pass fail unknown: no fixture yet"},
+    {"kubernetes-version-coder-v1", "never pass fail unknown: no fixture yet"},
+    {"selinux-not-enforcing", "never pass: no fixture yet"},
+    {"selinux-not-permissive", "never pass fail: no fixture yet"},
+    {"selinux-config-not-enforcing", "never unknown: no fixture yet"},
+};
+
+TEST(DefaultRules, EveryRuleIsSeenPassingFailingAndUnknown) {
+  RuleSetLoad load = LoadRuleSet({});
+  ASSERT_TRUE(load.errors.empty()) << load.errors[0].Text();
+  std::map<std::string, std::set<Status>> seen;
+  std::string fixtures = cvm::testing::SourcePath("fixtures");
+  for (const auto& name : cvm::testing::ListNames(fixtures, false)) {
+    if (!fs::is_directory(fixtures + "/" + name + "/root")) continue;
+    auto root = probe::HostRoot::Open(fixtures + "/" + name + "/root");
+    ASSERT_TRUE(root);
+    for (bool autoload : {false, true}) {
+      probe::ProbeOptions options;
+      options.coder_shiftfs_autoload = autoload;
+      probe::Facts facts = probe::RunProbes(*root, options);
+      for (const auto& p : kProfiles) {
+        for (const auto& c : Evaluate(load.set, facts, p.name).checks) {
+          seen[c.id].insert(c.status);
+        }
+      }
+    }
+  }
+  std::string missing;
+  for (const auto& rule : load.set.rules) {
+    const auto& s = seen[rule.id];
+    std::string lacks;
+    if (!s.count(Status::kPass)) lacks += " pass";
+    if (!s.count(Status::kFail)) lacks += " fail";
+    if (!s.count(Status::kUnknown)) lacks += " unknown";
+    if (lacks.empty() || kKnownGaps.count(rule.id)) continue;
+    missing += "\n  " + rule.id + ": never" + lacks;
+  }
+  EXPECT_TRUE(missing.empty()) << "default rules not covered by any fixture:" << missing;
+}
+
+}  // namespace
+}  // namespace cvm::rules
