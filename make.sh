@@ -15,7 +15,7 @@ BUILD_PACKAGES=(
   nlohmann-json3-dev prometheus-cpp-dev libgtest-dev libgmock-dev
 )
 TEST_PACKAGES=(
-  kmod
+  kmod xz-utils zstd
 )
 
 install_missing() {
