@@ -96,6 +96,18 @@ void ProbeHeaders(const ProbeContext& ctx, const std::string& r,
     out.Set(kKernelHeadersPath, path, path);
     return;
   }
+  // A root without /usr/src and /lib/modules (an image, a partial copy)
+  // says nothing about headers.
+  auto usr_src = ctx.root.Stat("/usr/src");
+  auto lib_modules = ctx.root.Stat("/lib/modules");
+  if (!usr_src && !lib_modules && usr_src.error().code == ENOENT &&
+      lib_modules.error().code == ENOENT) {
+    out.AddError(MakeError("/usr/src",
+                           "neither /usr/src nor /lib/modules is in the root, "
+                           "so whether kernel headers are present is unknown",
+                           ENOENT));
+    return;
+  }
   out.Set(kKernelHeadersPresent, false,
           candidates[0] + ", " + candidates[1] + ", " + candidates[2]);
 }

@@ -231,5 +231,27 @@ TEST(KmodProbe, NoReleaseIsOneError) {
   EXPECT_EQ(errors[0].path, "/lib/modules");
 }
 
+// The real / of the machine running the tests: on a live procfs the
+// absence of the Debian/Ubuntu-only sysctls is a finding, not an error, and
+// a missing /lib/modules/<release> is one error naming it.
+TEST(LiveHost, AbsenceOnALiveProcfs) {
+  auto root = HostRoot::Open("/");
+  ASSERT_TRUE(root);
+  if (!root->HasProcfs()) GTEST_SKIP() << "no procfs at /proc";
+  Facts f = RunProbes(*root);
+  for (const auto& e : f.errors()) {
+    EXPECT_NE(e.path, "/proc/sys/kernel/unprivileged_userns_clone");
+    EXPECT_NE(e.path, "/proc/sys/kernel/apparmor_restrict_unprivileged_userns");
+  }
+  const std::string* release = f.GetString(kKernelRelease);
+  ASSERT_NE(release, nullptr);
+  if (!root->Stat("/lib/modules/" + *release)) {
+    auto errors = ModuleErrors(f);
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_EQ(errors[0].path, "/lib/modules/" + *release);
+  }
+  EXPECT_TRUE(f.GetBool(kShiftfsRegistered).has_value());
+}
+
 }  // namespace
 }  // namespace cvm::probe
