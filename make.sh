@@ -16,7 +16,7 @@ BUILD_PACKAGES=(
   libyaml-cpp-dev
 )
 TEST_PACKAGES=(
-  kmod
+  kmod xz-utils zstd
 )
 
 install_missing() {

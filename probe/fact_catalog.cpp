@@ -75,6 +75,83 @@ constexpr FactSpec kCatalog[] = {
     {kSettingsCoderShiftfsAutoload, T::kBool, "inputs",
      "`scan --coder-shiftfs-autoload` / the agent's setting",
      "Coder's \"Auto loading of the shiftfs kernel module\" is on (default off)."},
+    {kKernelModules, T::kString, "kernel-modules",
+     "/lib/modules/<kernel.release>/modules.builtin, its modules.dep.bin "
+     "(libkmod, by name and fs- alias), /proc/modules",
+     "`builtin`, `loaded`, `available` (the index resolves a module file) or "
+     "`absent`, for overlay, fuse, configfs, br_netfilter, nf_tables, "
+     "ip_tables, binfmt_misc, shiftfs; left out when the index or "
+     "/proc/modules needed to decide is missing."},
+    {kShiftfsState, T::kString, "kernel-modules",
+     "as kernel.modules.<name>, plus /opt/lib/modules-load.d/shiftfs.ko "
+     "(Flatcar)",
+     "kernel.modules.shiftfs, where an out-of-index Flatcar file that is not "
+     "loaded counts as `available`."},
+    {kShiftfsPath, T::kString, "kernel-modules",
+     "/lib/modules/<kernel.release>/modules.dep.bin, "
+     "/opt/lib/modules-load.d/shiftfs.ko",
+     "The in-root path of the shiftfs module file "
+     "(`/lib/modules/5.15.0-48-generic/kernel/fs/shiftfs.ko`)."},
+    {kShiftfsOrigin, T::kString, "kernel-modules", "shiftfs.path",
+     "`in-tree` (under kernel/), `dkms` (under updates/ or extra/), `insmod` "
+     "(Flatcar's out-of-index file), `other`."},
+    {kShiftfsRegistered, T::kBool, "kernel-modules", "/proc/filesystems",
+     "The running kernel has the shiftfs file system registered."},
+    {kKernelConfig, T::kString, "kernel-build",
+     "/proc/config.gz, /boot/config-<rel>, /usr/src/linux-<rel>/.config, "
+     "/usr/src/linux/.config, /usr/lib/modules/<rel>/config, "
+     "/usr/lib/ostree-boot/config-<rel>, /usr/lib/kernel/config-<rel>, "
+     "/usr/src/linux-headers-<rel>/.config, /lib/modules/<rel>/build/.config "
+     "(the first that exists)",
+     "A build option without `CONFIG_`: `y`, `m`, a value, or `n` when the "
+     "config says \"is not set\" or omits it."},
+    {kKernelHeadersPresent, T::kBool, "kernel-build",
+     "/usr/src/linux-headers-<rel>, /usr/src/kernels/<rel>, "
+     "/lib/modules/<rel>/build",
+     "One of those resolves to a directory in the root."},
+    {kKernelHeadersPath, T::kString, "kernel-build", "as kernel.headers.present",
+     "The first of those that resolves to a directory."},
+    {kUsernsUnprivilegedClone, T::kInt, "sysctl",
+     "/proc/sys/kernel/unprivileged_userns_clone",
+     "Debian/Ubuntu's switch for unprivileged user namespaces; left out "
+     "without error on a live procfs that lacks it (a kernel without the "
+     "patch does not gate them)."},
+    {kUsernsMax, T::kInt, "sysctl", "/proc/sys/user/max_user_namespaces",
+     "user.max_user_namespaces; 0 forbids user namespaces."},
+    {kApparmorEnabled, T::kBool, "sysctl",
+     "/sys/module/apparmor/parameters/enabled (no /sys/module/apparmor under "
+     "an existing /sys/module means false)",
+     "AppArmor is enabled in the running kernel."},
+    {kApparmorRestrictUnprivilegedUserns, T::kInt, "sysctl",
+     "/proc/sys/kernel/apparmor_restrict_unprivileged_userns",
+     "Ubuntu 23.10+'s restriction of unprivileged user namespaces; left out "
+     "without error on a live procfs that lacks it."},
+    {kSysctlInotifyMaxQueuedEvents, T::kInt, "sysctl",
+     "/proc/sys/fs/inotify/max_queued_events", "fs.inotify.max_queued_events."},
+    {kSysctlInotifyMaxUserWatches, T::kInt, "sysctl",
+     "/proc/sys/fs/inotify/max_user_watches", "fs.inotify.max_user_watches."},
+    {kSysctlInotifyMaxUserInstances, T::kInt, "sysctl",
+     "/proc/sys/fs/inotify/max_user_instances",
+     "fs.inotify.max_user_instances."},
+    {kSysctlKeysMaxkeys, T::kInt, "sysctl", "/proc/sys/kernel/keys/maxkeys",
+     "kernel.keys.maxkeys."},
+    {kSysctlKeysMaxbytes, T::kInt, "sysctl", "/proc/sys/kernel/keys/maxbytes",
+     "kernel.keys.maxbytes."},
+    {kSysctlPidMax, T::kInt, "sysctl", "/proc/sys/kernel/pid_max",
+     "kernel.pid_max."},
+    {kSysctlMaxMapCount, T::kInt, "sysctl", "/proc/sys/vm/max_map_count",
+     "vm.max_map_count."},
+    {kFirmwareEfi, T::kBool, "firmware",
+     "/sys/firmware/efi (decided only when /sys/firmware exists)",
+     "The host booted through EFI."},
+    {kSecurebootEnabled, T::kBool, "firmware",
+     "/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-"
+     "00e098032b8c (fifth byte); false when not EFI",
+     "UEFI Secure Boot is on."},
+    {kHostTools, T::kBool, "host-tools",
+     "/usr/sbin, /usr/bin, /sbin, /bin, /usr/local/sbin, /usr/local/bin",
+     "An executable of that name is in the root's binary directories "
+     "(rsync, modprobe, iptables, fusermount, fusermount3)."},
 };
 
 bool MatchesPattern(std::string_view pattern, std::string_view name) {

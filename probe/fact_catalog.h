@@ -50,6 +50,37 @@ inline constexpr std::string_view kSelinuxConfigType = "selinux.config_type";
 // cgroups
 inline constexpr std::string_view kCgroupVersion = "cgroup.version";
 inline constexpr std::string_view kCgroupControllers = "cgroup.controllers";
+// kernel modules and shiftfs
+inline constexpr std::string_view kKernelModules = "kernel.modules.<name>";
+inline constexpr std::string_view kShiftfsState = "shiftfs.state";
+inline constexpr std::string_view kShiftfsPath = "shiftfs.path";
+inline constexpr std::string_view kShiftfsOrigin = "shiftfs.origin";
+inline constexpr std::string_view kShiftfsRegistered = "shiftfs.registered";
+// kernel build: config and headers
+inline constexpr std::string_view kKernelConfig = "kernel.config.<option>";
+inline constexpr std::string_view kKernelHeadersPresent = "kernel.headers.present";
+inline constexpr std::string_view kKernelHeadersPath = "kernel.headers.path";
+// user namespaces, AppArmor, sysctls
+inline constexpr std::string_view kUsernsUnprivilegedClone = "userns.unprivileged_clone";
+inline constexpr std::string_view kUsernsMax = "userns.max";
+inline constexpr std::string_view kApparmorEnabled = "apparmor.enabled";
+inline constexpr std::string_view kApparmorRestrictUnprivilegedUserns =
+    "apparmor.restrict_unprivileged_userns";
+inline constexpr std::string_view kSysctlInotifyMaxQueuedEvents =
+    "sysctl.fs.inotify.max_queued_events";
+inline constexpr std::string_view kSysctlInotifyMaxUserWatches =
+    "sysctl.fs.inotify.max_user_watches";
+inline constexpr std::string_view kSysctlInotifyMaxUserInstances =
+    "sysctl.fs.inotify.max_user_instances";
+inline constexpr std::string_view kSysctlKeysMaxkeys = "sysctl.kernel.keys.maxkeys";
+inline constexpr std::string_view kSysctlKeysMaxbytes = "sysctl.kernel.keys.maxbytes";
+inline constexpr std::string_view kSysctlPidMax = "sysctl.kernel.pid_max";
+inline constexpr std::string_view kSysctlMaxMapCount = "sysctl.vm.max_map_count";
+// firmware
+inline constexpr std::string_view kFirmwareEfi = "firmware.efi";
+inline constexpr std::string_view kSecurebootEnabled = "secureboot.enabled";
+// host tools
+inline constexpr std::string_view kHostTools = "host.tools.<name>";
 
 // inputs (the node object in agent mode, settings)
 inline constexpr std::string_view kNodeKubeletVersion = "node.kubelet_version";

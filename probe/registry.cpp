@@ -5,9 +5,14 @@
 #include "probe/arch.h"
 #include "probe/cgroup.h"
 #include "probe/inputs.h"
+#include "probe/firmware.h"
+#include "probe/host_tools.h"
 #include "probe/kernel.h"
+#include "probe/kernel_build.h"
+#include "probe/kmod.h"
 #include "probe/os_release.h"
 #include "probe/selinux.h"
+#include "probe/sysctl.h"
 
 namespace cvm::probe {
 namespace {
@@ -19,6 +24,11 @@ constexpr ProbeEntry kProbes[] = {
     {"selinux", &ProbeSelinux},
     {"cgroup", &ProbeCgroup},
     {"inputs", &ProbeInputs},
+    {"kernel-modules", &ProbeKernelModules},
+    {"kernel-build", &ProbeKernelBuild},
+    {"sysctl", &ProbeSysctl},
+    {"firmware", &ProbeFirmware},
+    {"host-tools", &ProbeHostTools},
 };
 
 }  // namespace

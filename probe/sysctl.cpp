@@ -1,0 +1,133 @@
+#include "probe/sysctl.h"
+
+#include <cerrno>
+#include <charconv>
+
+#include "probe/fact_catalog.h"
+
+namespace cvm::probe {
+namespace {
+
+constexpr std::size_t kSysctlCap = 256;
+
+std::string_view TrimSpace(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' ||
+                        s.front() == '\n' || s.front() == '\r')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' ||
+                        s.back() == '\n' || s.back() == '\r')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+struct IntSysctl {
+  std::string_view fact;
+  std::string_view path;
+  bool optional;  // exists only on some kernels
+};
+constexpr IntSysctl kInts[] = {
+    {kUsernsUnprivilegedClone, "/proc/sys/kernel/unprivileged_userns_clone", true},
+    {kUsernsMax, "/proc/sys/user/max_user_namespaces", false},
+    {kApparmorRestrictUnprivilegedUserns,
+     "/proc/sys/kernel/apparmor_restrict_unprivileged_userns", true},
+    {kSysctlInotifyMaxQueuedEvents, "/proc/sys/fs/inotify/max_queued_events", false},
+    {kSysctlInotifyMaxUserWatches, "/proc/sys/fs/inotify/max_user_watches", false},
+    {kSysctlInotifyMaxUserInstances, "/proc/sys/fs/inotify/max_user_instances", false},
+    {kSysctlKeysMaxkeys, "/proc/sys/kernel/keys/maxkeys", false},
+    {kSysctlKeysMaxbytes, "/proc/sys/kernel/keys/maxbytes", false},
+    {kSysctlPidMax, "/proc/sys/kernel/pid_max", false},
+    {kSysctlMaxMapCount, "/proc/sys/vm/max_map_count", false},
+};
+
+void ProbeApparmor(const ProbeContext& ctx, ProbeOutput& out) {
+  constexpr std::string_view kEnabled = "/sys/module/apparmor/parameters/enabled";
+  auto text = ctx.root.ReadFile(kEnabled, kSysctlCap);
+  if (text) {
+    auto v = ParseKernelBool(*text);
+    if (v) {
+      out.Set(kApparmorEnabled, *v, kEnabled);
+    } else {
+      out.AddError(MakeError(std::string(kEnabled), v.error().message));
+    }
+    return;
+  }
+  if (text.error().code != ENOENT) {
+    out.AddError(text.error());
+    return;
+  }
+  // The apparmor module directory exists whenever AppArmor is built in;
+  // without it, AppArmor is not in this kernel.
+  auto module_dir = ctx.root.Stat("/sys/module/apparmor");
+  auto sys_module = ctx.root.Stat("/sys/module");
+  if (!module_dir && module_dir.error().code == ENOENT && sys_module &&
+      sys_module->type == FileType::kDirectory) {
+    out.Set(kApparmorEnabled, false,
+            "/sys/module/apparmor (absent under /sys/module)");
+    return;
+  }
+  out.AddError(module_dir ? text.error()
+                          : MakeError("/sys/module",
+                                      "no /sys/module in the root, so whether "
+                                      "AppArmor is enabled is unknown",
+                                      sys_module ? ENOTDIR
+                                                 : sys_module.error().code));
+}
+
+}  // namespace
+
+Result<std::int64_t> ParseSysctlInt(std::string_view text) {
+  std::string_view s = TrimSpace(text);
+  std::int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc() || p != s.data() + s.size()) {
+    return MakeError("", "expected one integer, found \"" + std::string(s) + "\"");
+  }
+  return v;
+}
+
+Result<bool> ParseKernelBool(std::string_view text) {
+  std::string_view s = TrimSpace(text);
+  if (s == "Y" || s == "1") return true;
+  if (s == "N" || s == "0") return false;
+  return MakeError("", "expected Y or N, found \"" + std::string(s) + "\"");
+}
+
+ProbeOutput ProbeSysctl(const ProbeContext& ctx) noexcept {
+  return Guarded([&](ProbeOutput& out) {
+    bool live = ctx.root.HasProcfs();
+    // A folder root with only /proc/sys/kernel/osrelease (most fixtures,
+    // images) holds no sysctl values: one error, not ten.
+    bool any_dir = false;
+    for (std::string_view dir : {"/proc/sys/fs", "/proc/sys/user", "/proc/sys/vm"}) {
+      auto st = ctx.root.Stat(dir);
+      if (st || st.error().code != ENOENT) any_dir = true;
+    }
+    if (!any_dir) {
+      out.AddError(MakeError("/proc/sys",
+                             "no /proc/sys/fs, /proc/sys/user or /proc/sys/vm "
+                             "in the root, so the sysctl values are unknown",
+                             ENOENT));
+    }
+    for (const IntSysctl& s : kInts) {
+      if (!any_dir) break;
+      auto text = ctx.root.ReadFile(s.path, kSysctlCap);
+      if (!text) {
+        // Absent on a live kernel: the kernel does not have this knob.
+        if (s.optional && live && text.error().code == ENOENT) continue;
+        out.AddError(text.error());
+        continue;
+      }
+      auto v = ParseSysctlInt(*text);
+      if (!v) {
+        out.AddError(MakeError(std::string(s.path), v.error().message));
+        continue;
+      }
+      out.Set(s.fact, *v, s.path);
+    }
+    ProbeApparmor(ctx, out);
+  });
+}
+
+}  // namespace cvm::probe
