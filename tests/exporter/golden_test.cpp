@@ -14,23 +14,13 @@
 #include "rules/loader.h"
 #include "rules/report.h"
 #include "tests/support/data.h"
+#include "tests/support/fixture.h"
 #include "tests/support/temp_tree.h"
 
 namespace cvm::exporter {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::vector<std::string> FixtureNames() {
-  std::vector<std::string> out;
-  for (const auto& name :
-       cvm::testing::ListNames(cvm::testing::SourcePath("fixtures"), false)) {
-    if (fs::is_directory(cvm::testing::SourcePath("fixtures/" + name + "/root"))) {
-      out.push_back(name);
-    }
-  }
-  return out;
-}
 
 // Times, the tool's version and the absolute root change from run to run.
 nlohmann::json Normalize(nlohmann::json report) {
@@ -41,13 +31,11 @@ nlohmann::json Normalize(nlohmann::json report) {
 }
 
 nlohmann::json ScanFixture(const std::string& name) {
-  auto root = probe::HostRoot::Open(
-      cvm::testing::SourcePath("fixtures/" + name + "/root"));
-  EXPECT_TRUE(root);
+  cvm::testing::Fixture fixture(name);
   static const rules::RuleSetLoad kRules = rules::LoadRuleSet({});
   EXPECT_TRUE(kRules.errors.empty());
-  return Normalize(ReportToJson(rules::BuildReport(probe::RunProbes(*root), kRules.set,
-                                                   rules::kDefaultProfile)));
+  return Normalize(ReportToJson(
+      rules::BuildReport(fixture.Scan(), kRules.set, rules::kDefaultProfile)));
 }
 
 std::string UnifiedDiff(const std::string& want, const std::string& got) {
@@ -84,10 +72,7 @@ TEST_P(Golden, ScanEqualsExpectedJson) {
 }
 
 TEST_P(Golden, EveryFactIsDeclaredWithItsType) {
-  auto root = probe::HostRoot::Open(
-      cvm::testing::SourcePath("fixtures/" + GetParam() + "/root"));
-  ASSERT_TRUE(root);
-  probe::Facts facts = probe::RunProbes(*root);
+  probe::Facts facts = cvm::testing::Fixture(GetParam()).Scan();
   for (const auto& [name, fact] : facts.all()) {
     const probe::FactSpec* spec = probe::FindFactSpec(name);
     ASSERT_NE(spec, nullptr) << name << " is not in probe/fact_catalog.cpp";
@@ -96,7 +81,7 @@ TEST_P(Golden, EveryFactIsDeclaredWithItsType) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, Golden, ::testing::ValuesIn(FixtureNames()),
+INSTANTIATE_TEST_SUITE_P(Fixtures, Golden, ::testing::ValuesIn(cvm::testing::FixtureNames()),
                          [](const auto& info) {
                            std::string s = info.param;
                            for (auto& c : s) {

@@ -12,6 +12,7 @@
 #include "rules/loader.h"
 #include "rules/report.h"
 #include "tests/support/data.h"
+#include "tests/support/fixture.h"
 
 namespace cvm::rules {
 namespace {
@@ -52,15 +53,12 @@ TEST(DefaultRules, EveryRuleIsSeenPassingFailingAndUnknown) {
   RuleSetLoad load = LoadRuleSet({});
   ASSERT_TRUE(load.errors.empty()) << load.errors[0].Text();
   std::map<std::string, std::set<Status>> seen;
-  std::string fixtures = cvm::testing::SourcePath("fixtures");
-  for (const auto& name : cvm::testing::ListNames(fixtures, false)) {
-    if (!fs::is_directory(fixtures + "/" + name + "/root")) continue;
-    auto root = probe::HostRoot::Open(fixtures + "/" + name + "/root");
-    ASSERT_TRUE(root);
+  for (const auto& name : cvm::testing::FixtureNames()) {
+    cvm::testing::Fixture fixture(name);
     for (bool autoload : {false, true}) {
       probe::ProbeOptions options;
       options.coder_shiftfs_autoload = autoload;
-      probe::Facts facts = probe::RunProbes(*root, options);
+      probe::Facts facts = fixture.Scan(options);
       for (const auto& p : kProfiles) {
         for (const auto& c : Evaluate(load.set, facts, p.name).checks) {
           seen[c.id].insert(c.status);
