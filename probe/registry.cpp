@@ -4,8 +4,11 @@
 
 #include "probe/arch.h"
 #include "probe/cgroup.h"
+#include "probe/gpu.h"
 #include "probe/kernel.h"
+#include "probe/nvidia_driver.h"
 #include "probe/os_release.h"
+#include "probe/platform.h"
 #include "probe/selinux.h"
 
 namespace cvm::probe {
@@ -17,6 +20,9 @@ constexpr ProbeEntry kProbes[] = {
     {"os-release", &ProbeOsRelease},
     {"selinux", &ProbeSelinux},
     {"cgroup", &ProbeCgroup},
+    {"platform", &ProbePlatform},
+    {"gpu", &ProbeGpu},
+    {"nvidia-driver", &ProbeNvidiaDriver},
 };
 
 }  // namespace
