@@ -16,6 +16,7 @@ BUILD_PACKAGES=(
 )
 TEST_PACKAGES=(
   kmod
+  umockdev libumockdev-dev udev
 )
 
 install_missing() {
