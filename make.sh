@@ -17,6 +17,7 @@ BUILD_PACKAGES=(
 )
 TEST_PACKAGES=(
   kmod xz-utils zstd
+  umockdev libumockdev-dev udev
 )
 
 install_missing() {

@@ -152,6 +152,72 @@ constexpr FactSpec kCatalog[] = {
      "/usr/sbin, /usr/bin, /sbin, /bin, /usr/local/sbin, /usr/local/bin",
      "An executable of that name is in the root's binary directories "
      "(rsync, modprobe, iptables, fusermount, fusermount3)."},
+    {kGpuNvidiaCount, T::kInt, "gpu",
+     "udev (subsystem pci) on the live host, else /sys/bus/pci/devices/*",
+     "NVIDIA (vendor 0x10de) display controllers: PCI class 0x0300xx "
+     "(VGA), 0x0302xx (3D) or 0x0380xx (other display)."},
+    {kGpuAmdCount, T::kInt, "gpu", "as gpu.nvidia.count",
+     "AMD (vendor 0x1002) display controllers."},
+    {kGpuIntelCount, T::kInt, "gpu", "as gpu.nvidia.count",
+     "Intel (vendor 0x8086) display controllers."},
+    {kGpuOtherCount, T::kInt, "gpu", "as gpu.nvidia.count",
+     "Display controllers of any other vendor (a BMC's ASPEED VGA, a VM's "
+     "emulated VGA)."},
+    {kGpuNvidiaDevices, T::kRecordList, "gpu", "as gpu.nvidia.count",
+     "One record per NVIDIA display controller: `address` (`0000:3b:00.0`), "
+     "`vendor_id` (`0x10de`), `device_id` (`0x20b0`), `class` (`0x030200`), "
+     "`model` (udev hwdb name, live host only, absent when unknown), "
+     "`driver` (`nvidia`, `nouveau`, `vfio-pci`, ..., or `none`)."},
+    {kGpuAmdDevices, T::kRecordList, "gpu", "as gpu.nvidia.count",
+     "As gpu.nvidia.devices, for AMD display controllers."},
+    {kGpuNvidiaDriverVersion, T::kString, "nvidia-driver",
+     "/proc/driver/nvidia/version",
+     "The loaded NVIDIA kernel module's version (`535.129.03`; L4T releases "
+     "such as `34.1.1` on Jetson). Absent when no NVIDIA driver is loaded."},
+    {kGpuNvidiaBoundCount, T::kInt, "gpu", "as gpu.nvidia.devices",
+     "How many of the NVIDIA GPUs are bound to the `nvidia` kernel driver "
+     "(not nouveau, vfio-pci or none)."},
+    {kGpuNvidiaDriverLoaded, T::kBool, "nvidia-driver",
+     "/proc/driver/nvidia/version",
+     "The NVIDIA kernel driver is loaded (its /proc file exists); false when "
+     "the root has a /proc without it; absent without a /proc."},
+    {kGpuNvidiaDriverKind, T::kString, "nvidia-driver",
+     "/proc/driver/nvidia/version",
+     "`open` (NVIDIA UNIX Open Kernel Module) or `proprietary`."},
+    {kGpuNvidiaDeviceNodes, T::kBool, "nvidia-driver",
+     "stat of /dev/nvidia0 and /dev/nvidiactl (never opened)",
+     "Both device nodes exist as character devices. Absent when the root "
+     "has no /dev."},
+    {kGpuNvidiaModels, T::kStringList, "nvidia-driver",
+     "/proc/driver/nvidia/gpus/*/information",
+     "The driver's `Model:` of each GPU it drives (`NVIDIA A10G`), in bus "
+     "order."},
+    {kPlatformKind, T::kString, "platform",
+     "/proc/cpuinfo hypervisor flag, /sys/class/dmi/id/*, "
+     "/sys/hypervisor/type, device-tree model",
+     "`bare-metal` or `vm`. EC2 `*.metal` instances are `bare-metal` (with "
+     "platform.cloud `aws`). Absent when no source says anything."},
+    {kPlatformHypervisor, T::kString, "platform",
+     "/sys/class/dmi/id/*, else /sys/hypervisor/type",
+     "The hypervisor the guest names (`kvm`, `qemu`, `xen`, `hyperv`, "
+     "`vmware`, `virtualbox`, `amazon` for EC2 Nitro, `google` for GCE, "
+     "...). Absent when it names none (Firecracker: no DMI)."},
+    {kPlatformCloud, T::kString, "platform",
+     "node spec.providerID (agent mode), else /sys/class/dmi/id/*",
+     "`aws`, `gce`, `azure`, `alibaba`, `oracle`, `openstack`, "
+     "`digitalocean`, `hetzner`, ... or `none` (DMI names no cloud). Absent "
+     "without DMI or providerID."},
+    {kPlatformSysVendor, T::kString, "platform",
+     "/sys/class/dmi/id/sys_vendor",
+     "DMI system vendor as given (`Amazon EC2`, `Dell Inc.`)."},
+    {kPlatformProductName, T::kString, "platform",
+     "/sys/class/dmi/id/product_name",
+     "DMI product name as given (`m5.large`, `PowerEdge R740`)."},
+    {kNodeCpus, T::kInt, "platform",
+     "/sys/devices/system/cpu/online, else /proc/cpuinfo `processor` lines",
+     "Online CPUs (Sysbox recommends at least 4 for Kubernetes nodes)."},
+    {kNodeMemoryBytes, T::kInt, "platform", "/proc/meminfo",
+     "MemTotal in bytes (Sysbox recommends at least 4 GB)."},
 };
 
 bool MatchesPattern(std::string_view pattern, std::string_view name) {

@@ -89,6 +89,29 @@ inline constexpr std::string_view kNodeContainerRuntimeVersion =
 inline constexpr std::string_view kNodeProviderId = "node.provider_id";
 inline constexpr std::string_view kSettingsCoderShiftfsAutoload =
     "settings.coder_shiftfs_autoload";
+// gpu, nvidia-driver
+inline constexpr std::string_view kGpuNvidiaCount = "gpu.nvidia.count";
+inline constexpr std::string_view kGpuAmdCount = "gpu.amd.count";
+inline constexpr std::string_view kGpuIntelCount = "gpu.intel.count";
+inline constexpr std::string_view kGpuOtherCount = "gpu.other.count";
+inline constexpr std::string_view kGpuNvidiaDevices = "gpu.nvidia.devices";
+inline constexpr std::string_view kGpuAmdDevices = "gpu.amd.devices";
+inline constexpr std::string_view kGpuNvidiaDriverVersion =
+    "gpu.nvidia.driver_version";
+inline constexpr std::string_view kGpuNvidiaDriverKind = "gpu.nvidia.driver_kind";
+inline constexpr std::string_view kGpuNvidiaBoundCount = "gpu.nvidia.bound_count";
+inline constexpr std::string_view kGpuNvidiaDriverLoaded = "gpu.nvidia.driver_loaded";
+inline constexpr std::string_view kGpuNvidiaDeviceNodes =
+    "gpu.nvidia.device_nodes";
+inline constexpr std::string_view kGpuNvidiaModels = "gpu.nvidia.models";
+// platform
+inline constexpr std::string_view kPlatformKind = "platform.kind";
+inline constexpr std::string_view kPlatformHypervisor = "platform.hypervisor";
+inline constexpr std::string_view kPlatformCloud = "platform.cloud";
+inline constexpr std::string_view kPlatformSysVendor = "platform.sys_vendor";
+inline constexpr std::string_view kPlatformProductName = "platform.product_name";
+inline constexpr std::string_view kNodeCpus = "node.cpus";
+inline constexpr std::string_view kNodeMemoryBytes = "node.memory_bytes";
 
 // Every declared fact, in documentation order.
 std::span<const FactSpec> FactCatalog();

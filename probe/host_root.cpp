@@ -424,6 +424,13 @@ bool HostRoot::HasProcfs() const {
          static_cast<unsigned long>(sfs.f_type) == PROC_SUPER_MAGIC;
 }
 
+bool HostRoot::IsHostSlash() const {
+  struct stat root_st, slash_st;
+  return ::fstat(state_->root_fd.get(), &root_st) == 0 &&
+         ::stat("/", &slash_st) == 0 && root_st.st_dev == slash_st.st_dev &&
+         root_st.st_ino == slash_st.st_ino;
+}
+
 Result<PinnedDir> HostRoot::PinDirectory(std::string_view path) const {
   std::string display = NormalizeInRootPath(path);
   auto r = ResolveFd(display, /*follow_last=*/true);

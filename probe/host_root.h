@@ -94,6 +94,10 @@ class HostRoot {
   // True when `<root>/proc` is a mounted procfs, i.e. the root's /proc
   // describes the running kernel (a live host, not a folder or an image).
   bool HasProcfs() const;
+  // True when the root is this process's own "/" (same device and inode):
+  // only then may C libraries that read the real /sys (libudev) stand in
+  // for reads through the root.
+  bool IsHostSlash() const;
   // Pins a directory for a C library that takes path names (libkmod).
   Result<PinnedDir> PinDirectory(std::string_view path) const;
   // The one exception to "no device nodes" (ARCHITECTURE.md): opens a

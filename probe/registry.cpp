@@ -10,7 +10,11 @@
 #include "probe/kernel.h"
 #include "probe/kernel_build.h"
 #include "probe/kmod.h"
+#include "probe/gpu.h"
+#include "probe/kernel.h"
+#include "probe/nvidia_driver.h"
 #include "probe/os_release.h"
+#include "probe/platform.h"
 #include "probe/selinux.h"
 #include "probe/sysctl.h"
 
@@ -29,6 +33,9 @@ constexpr ProbeEntry kProbes[] = {
     {"sysctl", &ProbeSysctl},
     {"firmware", &ProbeFirmware},
     {"host-tools", &ProbeHostTools},
+    {"platform", &ProbePlatform},
+    {"gpu", &ProbeGpu},
+    {"nvidia-driver", &ProbeNvidiaDriver},
 };
 
 }  // namespace

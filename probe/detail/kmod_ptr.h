@@ -6,17 +6,9 @@
 
 #include <memory>
 
-namespace cvm::probe::detail {
+#include "probe/detail/c_free.h"
 
-// Calls a C library's free/unref function; its return value is ignored
-// (kmod_unref returns a pointer, blkid_free_probe nothing).
-template <auto Fn>
-struct CFree {
-  template <typename T>
-  void operator()(T* p) const noexcept {
-    (void)Fn(p);
-  }
-};
+namespace cvm::probe::detail {
 
 using KmodCtxPtr = std::unique_ptr<kmod_ctx, CFree<&kmod_unref>>;
 using KmodModulePtr = std::unique_ptr<kmod_module, CFree<&kmod_module_unref>>;

@@ -1,6 +1,7 @@
 // LiveHost: the only suite that reads this machine's real "/". Checks the
 // scan against what the kernel and the distro say by other means.
 #include <sys/utsname.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -60,6 +61,30 @@ TEST_F(LiveHost, CgroupVersionIsKnown) {
   EXPECT_TRUE(*facts_.GetString(probe::kCgroupVersion) == "v1" ||
               *facts_.GetString(probe::kCgroupVersion) == "v2" ||
               *facts_.GetString(probe::kCgroupVersion) == "hybrid");
+}
+
+// Checked against a plain reading of /proc/cpuinfo and DMI: a machine with
+// the hypervisor flag is a vm; without DMI (Firecracker) it names no
+// hypervisor, rather than a guessed one.
+TEST_F(LiveHost, PlatformKindFollowsCpuinfoAndDmi) {
+  std::string cpuinfo = cvm::testing::ReadText("/proc/cpuinfo");
+  bool flag = cpuinfo.find(" hypervisor") != std::string::npos;
+  bool dmi = !cvm::testing::ReadText("/sys/class/dmi/id/sys_vendor").empty();
+  if (flag) {
+    ASSERT_NE(facts_.GetString(probe::kPlatformKind), nullptr);
+    EXPECT_EQ(*facts_.GetString(probe::kPlatformKind), "vm");
+    if (!dmi && cvm::testing::ReadText("/sys/hypervisor/type").empty()) {
+      EXPECT_FALSE(facts_.Has(probe::kPlatformHypervisor));
+    }
+  }
+  ASSERT_TRUE(facts_.GetInt(probe::kNodeCpus).has_value());
+  EXPECT_EQ(*facts_.GetInt(probe::kNodeCpus),
+            static_cast<std::int64_t>(::sysconf(_SC_NPROCESSORS_ONLN)));
+}
+
+TEST_F(LiveHost, GpuCountsArePresent) {
+  EXPECT_TRUE(facts_.GetInt(probe::kGpuNvidiaCount).has_value());
+  EXPECT_EQ(facts_.Find(probe::kGpuNvidiaCount)->source, "udev (subsystem pci)");
 }
 
 }  // namespace

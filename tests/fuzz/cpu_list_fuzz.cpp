@@ -1,0 +1,12 @@
+// libFuzzer target for the parser of probe/platform.h.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "probe/platform.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view text(reinterpret_cast<const char*>(data), size);
+  (void)cvm::probe::ParseCpuList(text);
+  return 0;
+}
