@@ -7,6 +7,7 @@
 #include "probe/kernel.h"
 #include "probe/os_release.h"
 #include "probe/selinux.h"
+#include "probe/storage.h"
 
 namespace cvm::probe {
 namespace {
@@ -17,6 +18,7 @@ constexpr ProbeEntry kProbes[] = {
     {"os-release", &ProbeOsRelease},
     {"selinux", &ProbeSelinux},
     {"cgroup", &ProbeCgroup},
+    {"storage", &ProbeStorage},
 };
 
 }  // namespace
