@@ -15,7 +15,7 @@ BUILD_PACKAGES=(
   nlohmann-json3-dev prometheus-cpp-dev libgtest-dev libgmock-dev
 )
 TEST_PACKAGES=(
-  kmod
+  kmod e2fsprogs xfsprogs btrfs-progs
 )
 
 install_missing() {

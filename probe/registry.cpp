@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "probe/arch.h"
+#include "probe/blockdev.h"
 #include "probe/cgroup.h"
 #include "probe/kernel.h"
 #include "probe/os_release.h"
@@ -19,6 +20,7 @@ constexpr ProbeEntry kProbes[] = {
     {"selinux", &ProbeSelinux},
     {"cgroup", &ProbeCgroup},
     {"storage", &ProbeStorage},
+    {"blockdev", &ProbeBlockDevices},
 };
 
 }  // namespace
