@@ -18,6 +18,7 @@ BUILD_PACKAGES=(
 TEST_PACKAGES=(
   kmod xz-utils zstd
   umockdev libumockdev-dev udev
+  e2fsprogs xfsprogs btrfs-progs
 )
 
 install_missing() {

@@ -140,12 +140,14 @@ void WriteTextReport(const rules::Report& report, const TextOptions& options,
   std::string differs;
   for (const auto& p : report.profiles) {
     if (p.profile == ev.profile) continue;
+    std::string these;
     for (std::size_t k = 0; k < p.verdicts.size() && k < ev.verdicts.size(); ++k) {
       if (p.verdicts[k].value != ev.verdicts[k].value) {
-        differs += (differs.empty() ? "" : "; ") + p.profile + ": " + p.verdicts[k].name +
-                   " " + std::string(rules::TriName(p.verdicts[k].value));
+        these += (these.empty() ? "" : ", ") + p.verdicts[k].name + " " +
+                 std::string(rules::TriName(p.verdicts[k].value));
       }
     }
+    if (!these.empty()) differs += (differs.empty() ? "" : "; ") + p.profile + ": " + these;
   }
   if (!differs.empty()) out << "  Other profiles differ: " << differs << "\n";
 

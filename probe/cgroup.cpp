@@ -123,24 +123,17 @@ CgroupLayout CgroupLayoutFromMounts(const MountTable& table) {
 
 ProbeOutput ProbeCgroup(const ProbeContext& ctx) noexcept {
   return Guarded([&](ProbeOutput& out) {
-    std::string source;
-    Result<std::string> text = MakeError("", "");
-    for (std::string_view path : {"/proc/1/mountinfo", "/proc/self/mountinfo"}) {
-      text = ctx.root.ReadFile(path, 4 << 20);
-      if (text || text.error().code != ENOENT) {
-        source = path;
-        break;
-      }
-    }
-    if (!text) {
-      if (source.empty()) {
+    auto read = ReadMountTable(ctx.root);
+    if (!read) {
+      if (read.error().code == ENOENT) {
         FromLayout(ctx, out);
       } else {
-        out.AddError(text.error());
+        out.AddError(read.error());
       }
       return;
     }
-    MountTable table = ParseMountInfo(*text);
+    const MountTable& table = read->table;
+    const std::string& source = read->source;
     for (const auto& w : table.warnings) out.AddError(MakeError(source, w));
     CgroupLayout layout = CgroupLayoutFromMounts(table);
     if (layout.version.empty()) {

@@ -218,6 +218,48 @@ constexpr FactSpec kCatalog[] = {
      "Online CPUs (Sysbox recommends at least 4 for Kubernetes nodes)."},
     {kNodeMemoryBytes, T::kInt, "platform", "/proc/meminfo",
      "MemTotal in bytes (Sysbox recommends at least 4 GB)."},
+    {kHostPathExists, T::kBool, "storage",
+     "the path resolved inside the root (`<name>`: usr_src, lib_modules, "
+     "var_run, var_lib, var_lib_kubelet, var_lib_containerd, var_lib_docker, "
+     "var_lib_sysbox, tmp)",
+     "Whether the host path exists; false only when it (or a parent) does "
+     "not exist, absent when it could not be resolved."},
+    {kHostPathResolved, T::kString, "storage", "the path resolved inside the root",
+     "The canonical in-root path after symlinks (`/var/run` -> `/run`)."},
+    {kHostPathFstype, T::kString, "storage",
+     "/proc/1/mountinfo, else /proc/self/mountinfo",
+     "Filesystem type of the mount holding the path (longest mount point, "
+     "the last mounted on top winning)."},
+    {kHostPathSource, T::kString, "storage", "as hostpath.<name>.fstype",
+     "Mount source of that mount (`/dev/nvme1n1p1`, `10.0.0.5:/export`)."},
+    {kHostPathMountPoint, T::kString, "storage", "as hostpath.<name>.fstype",
+     "Mount point of that mount."},
+    {kHostPathReadonly, T::kBool, "storage", "as hostpath.<name>.fstype",
+     "Whether that mount (or its superblock) is read-only (`ro`)."},
+    {kHostPathPropagation, T::kString, "storage", "as hostpath.<name>.fstype",
+     "Propagation of that mount: `shared`, `slave`, `shared,slave`, "
+     "`private` or `unbindable`."},
+    {kHostPathFreeBytes, T::kInt, "storage",
+     "statvfs(2) in a child process killed after a deadline; local "
+     "filesystem types only, live roots only",
+     "Bytes available to unprivileged users (f_bavail * f_frsize, df's "
+     "Avail)."},
+    {kStorageNetworkFilesystems, T::kStringList, "storage",
+     "as hostpath.<name>.fstype",
+     "Host paths held by a network or FUSE filesystem (NFS, CIFS, Ceph, "
+     "GlusterFS, 9p, FUSE), as `<path> <fstype> <source>`; empty when none."},
+    {kBlockdevType, T::kString, "blockdev",
+     "libblkid on the mount source of hostpath.<name> (`<name>`: var_lib; "
+     "var_lib_kubelet, var_lib_containerd when on another device)",
+     "Filesystem type in the superblock (`TYPE`: `ext4`, `xfs`, `btrfs`)."},
+    {kBlockdevUuid, T::kString, "blockdev", "as blockdev.<name>.type",
+     "Filesystem UUID (`UUID`)."},
+    {kBlockdevLabel, T::kString, "blockdev", "as blockdev.<name>.type",
+     "Filesystem label (`LABEL`); absent when the filesystem has none."},
+    {kBlockdevXfsFtype, T::kInt, "blockdev",
+     "the XFS superblock (sb_features_incompat on v5, sb_features2 on v4)",
+     "XFS only: 1 when directory entries record the file type (d_type, "
+     "which overlayfs needs), else 0."},
 };
 
 bool MatchesPattern(std::string_view pattern, std::string_view name) {

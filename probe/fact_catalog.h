@@ -112,6 +112,21 @@ inline constexpr std::string_view kPlatformSysVendor = "platform.sys_vendor";
 inline constexpr std::string_view kPlatformProductName = "platform.product_name";
 inline constexpr std::string_view kNodeCpus = "node.cpus";
 inline constexpr std::string_view kNodeMemoryBytes = "node.memory_bytes";
+// storage: host paths (<name>: the path with "/" turned into "_",
+// hostpath.var_lib_kubelet.fstype), network filesystems, block devices
+inline constexpr std::string_view kHostPathExists = "hostpath.<name>.exists";
+inline constexpr std::string_view kHostPathResolved = "hostpath.<name>.resolved";
+inline constexpr std::string_view kHostPathFstype = "hostpath.<name>.fstype";
+inline constexpr std::string_view kHostPathSource = "hostpath.<name>.source";
+inline constexpr std::string_view kHostPathMountPoint = "hostpath.<name>.mount_point";
+inline constexpr std::string_view kHostPathReadonly = "hostpath.<name>.readonly";
+inline constexpr std::string_view kHostPathPropagation = "hostpath.<name>.propagation";
+inline constexpr std::string_view kHostPathFreeBytes = "hostpath.<name>.free_bytes";
+inline constexpr std::string_view kStorageNetworkFilesystems = "storage.network_filesystems";
+inline constexpr std::string_view kBlockdevType = "blockdev.<name>.type";
+inline constexpr std::string_view kBlockdevUuid = "blockdev.<name>.uuid";
+inline constexpr std::string_view kBlockdevLabel = "blockdev.<name>.label";
+inline constexpr std::string_view kBlockdevXfsFtype = "blockdev.<name>.xfs_ftype";
 
 // Every declared fact, in documentation order.
 std::span<const FactSpec> FactCatalog();

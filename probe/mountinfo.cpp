@@ -1,5 +1,6 @@
 #include "probe/mountinfo.h"
 
+#include <cerrno>
 #include <charconv>
 
 namespace cvm::probe {
@@ -55,7 +56,9 @@ std::string UnescapeMountField(std::string_view field) {
   return out;
 }
 
-bool MountInfo::ReadOnly() const { return HasOption(options, "ro"); }
+bool MountInfo::ReadOnly() const {
+  return HasOption(options, "ro") || HasOption(super_options, "ro");
+}
 
 std::string MountInfo::Propagation() const {
   bool shared = false, slave = false;
@@ -121,6 +124,18 @@ const MountInfo* FindMountFor(const MountTable& table, std::string_view path) {
     }
   }
   return best;
+}
+
+Result<MountTableRead> ReadMountTable(const HostRoot& root) {
+  Result<std::string> text = MakeError("", "");
+  std::string_view source;
+  for (std::string_view path : {"/proc/1/mountinfo", "/proc/self/mountinfo"}) {
+    source = path;
+    text = root.ReadFile(path, kMountInfoCap);
+    if (text || text.error().code != ENOENT) break;
+  }
+  if (!text) return text.error();
+  return MountTableRead{ParseMountInfo(*text), std::string(source)};
 }
 
 }  // namespace cvm::probe

@@ -11,6 +11,9 @@
 #include <string_view>
 #include <vector>
 
+#include "probe/host_root.h"
+#include "probe/result.h"
+
 namespace cvm::probe {
 
 struct MountInfo {
@@ -27,7 +30,9 @@ struct MountInfo {
   std::string super_options;
 
   bool operator==(const MountInfo&) const = default;
-  bool ReadOnly() const;  // "ro" among the per-mount options
+  // "ro" among the per-mount or the superblock options: either makes
+  // writes fail with EROFS.
+  bool ReadOnly() const;
   // "shared", "slave", "shared,slave" or "private", from the optional fields.
   std::string Propagation() const;
 };
@@ -45,5 +50,19 @@ std::string UnescapeMountField(std::string_view field);
 // The mount holding canonical path `path`: the longest mount point that is
 // `path` or a parent of it, the last one listed winning among equals.
 const MountInfo* FindMountFor(const MountTable& table, std::string_view path);
+
+// The host's mount table and the in-root file it came from.
+struct MountTableRead {
+  MountTable table;
+  std::string source;  // "/proc/1/mountinfo" or "/proc/self/mountinfo"
+};
+
+inline constexpr std::size_t kMountInfoCap = 4 << 20;
+
+// Reads /proc/1/mountinfo, else /proc/self/mountinfo when the first does
+// not exist (ENOENT only; EACCES, ELOOP or EFBIG stop the chain). The
+// error of a root with neither has code ENOENT and names the last path.
+// Parse warnings are in table.warnings for the caller to report.
+Result<MountTableRead> ReadMountTable(const HostRoot& root);
 
 }  // namespace cvm::probe

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "probe/arch.h"
+#include "probe/blockdev.h"
 #include "probe/cgroup.h"
 #include "probe/inputs.h"
 #include "probe/firmware.h"
@@ -17,6 +18,7 @@
 #include "probe/platform.h"
 #include "probe/selinux.h"
 #include "probe/sysctl.h"
+#include "probe/storage.h"
 
 namespace cvm::probe {
 namespace {
@@ -36,6 +38,8 @@ constexpr ProbeEntry kProbes[] = {
     {"platform", &ProbePlatform},
     {"gpu", &ProbeGpu},
     {"nvidia-driver", &ProbeNvidiaDriver},
+    {"storage", &ProbeStorage},
+    {"blockdev", &ProbeBlockDevices},
 };
 
 }  // namespace

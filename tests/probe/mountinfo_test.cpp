@@ -92,5 +92,33 @@ TEST(FindMountFor, LongestPrefixAndLastOnTopWins) {
   EXPECT_EQ(FindMountFor(MountTable{}, "/"), nullptr);
 }
 
+TEST(MountInfoParse, MobyFedoraHostWithCifsEscapes) {
+  MountTable t = ParseMountInfo(cvm::testing::ReadText(
+      cvm::testing::SourcePath("tests/data/mountinfo/moby-fedora-host-cifs")));
+  EXPECT_TRUE(t.warnings.empty());
+  ASSERT_EQ(t.mounts.size(), 58u);
+  const MountInfo& cifs = t.mounts.back();
+  EXPECT_EQ(cifs.mount_point, "/DATA/foo_bla_bla");
+  EXPECT_EQ(cifs.fstype, "cifs");
+  EXPECT_EQ(cifs.source, "//foo/BLA BLA BLA/");
+  EXPECT_EQ(cifs.Propagation(), "private");
+  struct Row { std::string_view path, mount_point, fstype; };
+  for (const Row& r : {Row{"/var/lib", "/", "ext4"},
+                       Row{"/var/lib/docker", "/", "ext4"},
+                       Row{"/var/lib/libvirt/images/x", "/var/lib/libvirt/images", "ext4"},
+                       Row{"/tmp/mnt/a", "/tmp/mnt", "ext4"},
+                       Row{"/tmp", "/tmp", "tmpfs"},
+                       Row{"/run/user/1000/gvfs", "/run/user/1000/gvfs", "fuse.gvfsd-fuse"},
+                       Row{"/DATA/foo_bla_bla/f", "/DATA/foo_bla_bla", "cifs"}}) {
+    SCOPED_TRACE(r.path);
+    const MountInfo* m = FindMountFor(t, r.path);
+    ASSERT_NE(m, nullptr);
+    EXPECT_EQ(m->mount_point, r.mount_point);
+    EXPECT_EQ(m->fstype, r.fstype);
+  }
+  EXPECT_EQ(FindMountFor(t, "/var/lib")->source, "/dev/mapper/ssd-root--f20");
+  EXPECT_EQ(FindMountFor(t, "/var/lib")->Propagation(), "shared");
+}
+
 }  // namespace
 }  // namespace cvm::probe

@@ -1,0 +1,217 @@
+#include "probe/storage.h"
+
+#include <sys/statvfs.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <optional>
+
+#include "probe/child.h"
+#include "probe/fact_catalog.h"
+#include "probe/mountinfo.h"
+
+namespace cvm::probe {
+namespace {
+
+constexpr std::string_view kNetworkTypes[] = {
+    "nfs", "nfs4", "cifs", "smb3", "smbfs", "ceph", "glusterfs",
+    "9p",  "lustre", "afs", "fuse", "fuseblk",
+};
+constexpr std::string_view kLocalTypes[] = {
+    "ext2",  "ext3",  "ext4",    "xfs",      "btrfs", "tmpfs",
+    "ramfs", "overlay", "zfs",   "f2fs",     "vfat",  "exfat",
+    "jfs",   "reiserfs", "bcachefs", "squashfs", "iso9660", "devtmpfs",
+};
+
+template <std::size_t N>
+bool In(const std::string_view (&list)[N], std::string_view s) {
+  return std::find(std::begin(list), std::end(list), s) != std::end(list);
+}
+
+// What the child found for one path. Records on the pipe are NUL-separated
+// fields (paths and errno texts hold no NUL), written as each step ends so
+// a hang in statvfs still leaves the resolution to the parent.
+struct PathAnswer {
+  std::optional<std::string> resolved;
+  std::optional<Error> resolve_error;
+  std::optional<std::int64_t> free_bytes;
+  std::optional<Error> statvfs_error;
+};
+
+void Record(int fd, std::initializer_list<std::string_view> fields) {
+  std::string out;
+  for (auto f : fields) {
+    out += f;
+    out += '\0';
+  }
+  WriteAll(fd, out);
+}
+
+PathAnswer ParseAnswer(std::string_view text) {
+  std::vector<std::string> f;
+  while (!text.empty()) {
+    auto nul = text.find('\0');
+    if (nul == std::string_view::npos) break;  // a record cut short
+    f.emplace_back(text.substr(0, nul));
+    text.remove_prefix(nul + 1);
+  }
+  PathAnswer a;
+  for (std::size_t i = 0; i < f.size(); ++i) {
+    auto code = [&](std::size_t j) { return std::atoi(f[j].c_str()); };
+    if (f[i] == "R" && i + 1 < f.size()) {
+      a.resolved = f[++i];
+    } else if (f[i] == "E" && i + 3 < f.size()) {
+      a.resolve_error = Error{code(i + 1), f[i + 2], f[i + 3]};
+      i += 3;
+    } else if (f[i] == "F" && i + 1 < f.size()) {
+      a.free_bytes = std::atoll(f[++i].c_str());
+    } else if (f[i] == "G" && i + 3 < f.size()) {
+      a.statvfs_error = Error{code(i + 1), f[i + 2], f[i + 3]};
+      i += 3;
+    }
+  }
+  return a;
+}
+
+void RecordError(int fd, std::string_view tag, const Error& e) {
+  Record(fd, {tag, std::to_string(e.code), e.path, e.message});
+}
+
+// Runs in the child: resolve, then (when asked) fstatvfs on an O_PATH fd
+// of the resolved directory. f_bavail * f_frsize is what df calls Avail.
+void AnswerInChild(int fd, const HostRoot& root, std::string_view path,
+                   const MountTable* table, const StorageOptions& options) {
+  auto resolved = root.Resolve(path);
+  if (!resolved) {
+    RecordError(fd, "E", resolved.error());
+    return;
+  }
+  Record(fd, {"R", *resolved});
+  const MountInfo* m = table ? FindMountFor(*table, *resolved) : nullptr;
+  if (m == nullptr) return;
+  bool local = IsLocalFsType(m->fstype) ||
+               std::find(options.extra_local_types.begin(),
+                         options.extra_local_types.end(),
+                         m->fstype) != options.extra_local_types.end();
+  if (!local) return;
+  auto dir = root.PinDirectory(*resolved);
+  if (!dir) {
+    RecordError(fd, "G", dir.error());
+    return;
+  }
+  struct statvfs sv;
+  if (::fstatvfs(dir->fd.get(), &sv) != 0) {
+    RecordError(fd, "G", ErrnoError(errno, *resolved));
+    return;
+  }
+  Record(fd, {"F", std::to_string(static_cast<std::int64_t>(sv.f_bavail) *
+                                  static_cast<std::int64_t>(sv.f_frsize))});
+}
+
+// kHostPathFstype with "<name>" -> "hostpath.var_lib.fstype".
+std::string Named(std::string_view pattern, std::string_view name) {
+  std::string out(pattern);
+  out.replace(out.find("<name>"), 6, name);
+  return out;
+}
+
+}  // namespace
+
+std::string HostPathName(std::string_view path) {
+  while (!path.empty() && path.front() == '/') path.remove_prefix(1);
+  std::string out(path);
+  std::replace(out.begin(), out.end(), '/', '_');
+  return out;
+}
+
+bool IsNetworkFsType(std::string_view fstype) {
+  return In(kNetworkTypes, fstype) || fstype.rfind("fuse.", 0) == 0;
+}
+
+bool IsLocalFsType(std::string_view fstype) { return In(kLocalTypes, fstype); }
+
+ProbeOutput ProbeStorage(const ProbeContext& ctx) noexcept {
+  return ProbeStorageWith(ctx, StorageOptions{});
+}
+
+ProbeOutput ProbeStorageWith(const ProbeContext& ctx,
+                             const StorageOptions& options) noexcept {
+  return Guarded([&](ProbeOutput& out) {
+    auto read = ReadMountTable(ctx.root);
+    const MountTable* table = read ? &read->table : nullptr;
+    std::string source = read ? read->source : "";
+    if (!read) {
+      Error e = read.error();
+      e.message += ": the mounts holding the host paths are unknown";
+      out.AddError(std::move(e));
+    } else {
+      for (const auto& w : table->warnings) out.AddError(MakeError(source, w));
+    }
+    // statvfs measures the root's own mounts only when its /proc is live.
+    bool statvfs_ok = table != nullptr &&
+                      (options.statvfs_without_procfs || ctx.root.HasProcfs());
+    const MountTable* child_table = statvfs_ok ? table : nullptr;
+    StringList network;
+    for (std::string_view path : kHostPaths) {
+      std::string name = HostPathName(path);
+      auto run = RunChildWithDeadline(
+          [&](int fd) { AnswerInChild(fd, ctx.root, path, child_table, options); },
+          options.statvfs_deadline);
+      if (!run) {
+        out.AddError(run.error());
+        continue;
+      }
+      PathAnswer a = ParseAnswer(run->output);
+      auto secs = std::to_string(options.statvfs_deadline.count()) + " ms";
+      if (!a.resolved && !a.resolve_error) {
+        out.AddError(MakeError(std::string(path),
+                               run->timed_out
+                                   ? "resolving did not answer within " + secs +
+                                         " (a hung network filesystem?)"
+                                   : "the child resolving it failed",
+                               run->timed_out ? ETIMEDOUT : 0));
+        continue;
+      }
+      if (a.resolve_error) {
+        int code = a.resolve_error->code;
+        // Absence has a meaning: no such path in the root (ENOTDIR: a
+        // component on the way is not a directory, so it cannot exist).
+        if (code == ENOENT || code == ENOTDIR) {
+          out.Set(Named(kHostPathExists, name), false, path);
+        } else {
+          out.AddError(*a.resolve_error);
+        }
+        continue;
+      }
+      out.Set(Named(kHostPathExists, name), true, path);
+      out.Set(Named(kHostPathResolved, name), *a.resolved, path);
+      if (table == nullptr) continue;
+      const MountInfo* m = FindMountFor(*table, *a.resolved);
+      if (m == nullptr) {
+        out.AddError(MakeError(source, "no mount holds " + *a.resolved));
+        continue;
+      }
+      out.Set(Named(kHostPathFstype, name), m->fstype, source);
+      out.Set(Named(kHostPathSource, name), m->source, source);
+      out.Set(Named(kHostPathMountPoint, name), m->mount_point, source);
+      out.Set(Named(kHostPathReadonly, name), m->ReadOnly(), source);
+      out.Set(Named(kHostPathPropagation, name), m->Propagation(), source);
+      if (IsNetworkFsType(m->fstype)) {
+        network.push_back(std::string(path) + " " + m->fstype + " " + m->source);
+      }
+      if (a.free_bytes) {
+        out.Set(Named(kHostPathFreeBytes, name), *a.free_bytes, "statvfs(" + *a.resolved + ")");
+      } else if (a.statvfs_error) {
+        out.AddError(*a.statvfs_error);
+      } else if (run->timed_out) {
+        out.AddError(MakeError(*a.resolved,
+                               "statvfs did not answer within " + secs + " (" +
+                                   m->fstype + " " + m->source + ")",
+                               ETIMEDOUT));
+      }
+    }
+    if (table != nullptr) out.Set(kStorageNetworkFilesystems, network, source);
+  });
+}
+
+}  // namespace cvm::probe

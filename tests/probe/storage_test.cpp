@@ -1,0 +1,276 @@
+#include "probe/storage.h"
+
+#include <sys/stat.h>
+
+#include <chrono>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "probe/child.h"
+#include "probe/fact_catalog.h"
+#include "probe/mountinfo.h"
+#include "tests/support/hung_fuse.h"
+#include "tests/support/temp_tree.h"
+
+namespace cvm::probe {
+namespace {
+
+using cvm::testing::TempTree;
+using namespace std::chrono_literals;
+
+TEST(HostPathName, SlashesBecomeUnderscores) {
+  struct Row { std::string_view path, want; };
+  for (const Row& r : {Row{"/usr/src", "usr_src"}, Row{"/lib/modules", "lib_modules"},
+                       Row{"/var/lib/kubelet", "var_lib_kubelet"}, Row{"/tmp", "tmp"}}) {
+    SCOPED_TRACE(r.path);
+    EXPECT_EQ(HostPathName(r.path), r.want);
+  }
+}
+
+TEST(FsTypes, NetworkLocalAndNeither) {
+  struct Row { std::string_view type; bool network, local; };
+  for (const Row& r : {Row{"nfs", true, false}, Row{"nfs4", true, false},
+                       Row{"cifs", true, false}, Row{"ceph", true, false},
+                       Row{"glusterfs", true, false}, Row{"fuse.glusterfs", true, false},
+                       Row{"fuse.sshfs", true, false}, Row{"fuse", true, false},
+                       Row{"fuseblk", true, false}, Row{"ext4", false, true},
+                       Row{"xfs", false, true}, Row{"btrfs", false, true},
+                       Row{"overlay", false, true}, Row{"tmpfs", false, true},
+                       Row{"proc", false, false}, Row{"fusectl", false, false},
+                       Row{"nfsd", false, false}}) {
+    SCOPED_TRACE(r.type);
+    EXPECT_EQ(IsNetworkFsType(r.type), r.network);
+    EXPECT_EQ(IsLocalFsType(r.type), r.local);
+  }
+}
+
+TEST(ReadMountTable, PrefersPid1AndFallsBackOnlyOnEnoent) {
+  TempTree t;
+  t.Write("proc/self/mountinfo", "1 0 8:1 / / rw - ext4 /dev/self rw\n");
+  auto root = HostRoot::Open(t.path());
+  auto got = ReadMountTable(*root);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->source, "/proc/self/mountinfo");
+  EXPECT_EQ(got->table.mounts.at(0).source, "/dev/self");
+
+  t.Write("proc/1/mountinfo", "1 0 8:1 / / rw - ext4 /dev/pid1 rw\n");
+  got = ReadMountTable(*root);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->source, "/proc/1/mountinfo");
+  EXPECT_EQ(got->table.mounts.at(0).source, "/dev/pid1");
+}
+
+TEST(ReadMountTable, OtherErrorsStopTheChain) {
+  TempTree t;
+  t.Mkdir("proc/1/mountinfo");  // EISDIR, not ENOENT
+  t.Write("proc/self/mountinfo", "1 0 8:1 / / rw - ext4 /dev/self rw\n");
+  auto got = ReadMountTable(*HostRoot::Open(t.path()));
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().code, EISDIR);
+  EXPECT_EQ(got.error().path, "/proc/1/mountinfo");
+}
+
+TEST(ReadMountTable, NeitherFileIsEnoent) {
+  TempTree t;
+  t.Mkdir("etc");
+  auto got = ReadMountTable(*HostRoot::Open(t.path()));
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().code, ENOENT);
+}
+
+TEST(MountInfoReadOnly, SuperblockRoCounts) {
+  MountTable t = ParseMountInfo(
+      "1 0 8:1 / / rw,relatime - ext4 /dev/a ro\n"
+      "2 0 8:2 / /b ro,relatime - ext4 /dev/b rw\n"
+      "3 0 8:3 / /c rw,relatime - ext4 /dev/c rw,errors=remount-ro\n");
+  EXPECT_TRUE(t.mounts[0].ReadOnly());
+  EXPECT_TRUE(t.mounts[1].ReadOnly());
+  EXPECT_FALSE(t.mounts[2].ReadOnly());
+}
+
+TEST(RunChildWithDeadline, CleanExitGivesAllOutput) {
+  auto run = RunChildWithDeadline([](int fd) { WriteAll(fd, "hello"); }, 2000ms);
+  ASSERT_TRUE(run);
+  EXPECT_EQ(run->output, "hello");
+  EXPECT_FALSE(run->timed_out);
+  EXPECT_TRUE(run->clean_exit);
+}
+
+TEST(RunChildWithDeadline, HangIsKilledAndEarlierOutputKept) {
+  auto start = std::chrono::steady_clock::now();
+  auto run = RunChildWithDeadline(
+      [](int fd) {
+        WriteAll(fd, "step1");
+        std::this_thread::sleep_for(60s);
+      },
+      200ms);
+  ASSERT_TRUE(run);
+  EXPECT_TRUE(run->timed_out);
+  EXPECT_FALSE(run->clean_exit);
+  EXPECT_EQ(run->output, "step1");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+}
+
+Facts Scan(const TempTree& t, const StorageOptions& options = {}) {
+  auto root = HostRoot::Open(t.path());
+  EXPECT_TRUE(root);
+  Facts earlier;
+  ProbeOptions popts;
+  ProbeContext ctx{*root, earlier, popts};
+  ProbeOutput out = ProbeStorageWith(ctx, options);
+  Facts f;
+  for (auto& [name, fact] : out.facts) {
+    EXPECT_NE(FindFactSpec(name), nullptr) << name << " is not declared";
+    f.Set(name, fact.value, fact.source);
+  }
+  for (auto& e : out.errors) f.AddError({"storage", e.path, e.message});
+  return f;
+}
+
+constexpr std::string_view kNode =
+    "21 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
+    "30 21 0:25 / /run rw,nosuid,nodev shared:5 - tmpfs tmpfs rw,mode=755\n"
+    "40 21 259:1 / /var/lib rw,noatime shared:20 - xfs /dev/nvme1n1p1 rw\n"
+    "41 40 0:51 / /var/lib/kubelet rw,relatime master:7 - nfs4 "
+    "10.0.0.5:/export rw,vers=4.1\n"
+    "50 21 8:1 / /usr ro,relatime shared:2 - ext4 /dev/sda1 ro\n";
+
+void LayOutNode(TempTree& t) {
+  t.Write("proc/1/mountinfo", std::string(kNode));
+  t.Mkdir("run");
+  t.Symlink("var/run", "../run");
+  t.Mkdir("var/lib/kubelet");
+  t.Mkdir("usr/src");
+  t.Mkdir("tmp");
+}
+
+TEST(StorageProbe, MountFactsOfANode) {
+  TempTree t;
+  LayOutNode(t);
+  Facts f = Scan(t);
+  EXPECT_TRUE(f.errors().empty()) << f.errors().front().message;
+  EXPECT_EQ(*f.GetString("hostpath.var_run.resolved"), "/run");
+  EXPECT_EQ(*f.GetString("hostpath.var_run.fstype"), "tmpfs");
+  EXPECT_EQ(*f.GetString("hostpath.var_lib.fstype"), "xfs");
+  EXPECT_EQ(*f.GetString("hostpath.var_lib.source"), "/dev/nvme1n1p1");
+  EXPECT_EQ(*f.GetString("hostpath.var_lib.mount_point"), "/var/lib");
+  EXPECT_EQ(*f.GetString("hostpath.var_lib.propagation"), "shared");
+  EXPECT_EQ(*f.GetString("hostpath.var_lib_kubelet.propagation"), "slave");
+  EXPECT_EQ(*f.GetString("hostpath.var_lib_kubelet.fstype"), "nfs4");
+  EXPECT_EQ(f.GetBool("hostpath.usr_src.readonly"), true);
+  EXPECT_EQ(f.GetBool("hostpath.tmp.readonly"), false);
+  EXPECT_EQ(*f.GetList(kStorageNetworkFilesystems),
+            (StringList{"/var/lib/kubelet nfs4 10.0.0.5:/export"}));
+  // A folder root: its /proc is not live, so no statvfs.
+  EXPECT_FALSE(f.Has("hostpath.var_lib.free_bytes"));
+}
+
+TEST(StorageProbe, MissingPathIsFalseWithoutMountFactsOrError) {
+  TempTree t;
+  LayOutNode(t);
+  Facts f = Scan(t);
+  EXPECT_EQ(f.GetBool("hostpath.lib_modules.exists"), false);
+  EXPECT_EQ(f.GetBool("hostpath.var_lib_docker.exists"), false);
+  EXPECT_FALSE(f.Has("hostpath.lib_modules.resolved"));
+  EXPECT_FALSE(f.Has("hostpath.lib_modules.fstype"));
+  EXPECT_FALSE(f.Has("hostpath.var_lib_docker.mount_point"));
+  EXPECT_TRUE(f.errors().empty());
+}
+
+TEST(StorageProbe, DanglingLinkIsMissing) {
+  TempTree t;
+  t.Write("proc/1/mountinfo", "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n");
+  t.Symlink("var/run", "/run");  // no /run
+  Facts f = Scan(t);
+  EXPECT_EQ(f.GetBool("hostpath.var_run.exists"), false);
+  EXPECT_FALSE(f.Has("hostpath.var_run.resolved"));
+}
+
+TEST(StorageProbe, ComponentNotADirectoryIsMissing) {
+  TempTree t;
+  t.Write("proc/1/mountinfo", "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n");
+  t.Write("var/lib", "a file");
+  Facts f = Scan(t);
+  EXPECT_EQ(f.GetBool("hostpath.var_lib_kubelet.exists"), false);
+  EXPECT_EQ(f.GetBool("hostpath.var_lib.exists"), true);
+}
+
+TEST(StorageProbe, LinkLoopIsAnErrorNotFalse) {
+  TempTree t;
+  t.Write("proc/1/mountinfo", "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n");
+  t.Symlink("tmp", "/tmp");
+  Facts f = Scan(t);
+  EXPECT_FALSE(f.Has("hostpath.tmp.exists"));
+  ASSERT_EQ(f.errors().size(), 1u);
+  EXPECT_NE(f.errors()[0].message.find("ELOOP"), std::string::npos);
+}
+
+TEST(StorageProbe, NoMountTableLeavesMountFactsOutWithOneError) {
+  TempTree t;
+  t.Mkdir("var/lib");
+  t.Symlink("var/run", "/run");
+  t.Mkdir("run");
+  StorageOptions options;
+  options.statvfs_without_procfs = true;
+  Facts f = Scan(t, options);
+  EXPECT_EQ(f.GetBool("hostpath.var_lib.exists"), true);
+  EXPECT_EQ(*f.GetString("hostpath.var_run.resolved"), "/run");
+  EXPECT_FALSE(f.Has("hostpath.var_lib.fstype"));
+  EXPECT_FALSE(f.Has("hostpath.var_lib.free_bytes"));
+  EXPECT_FALSE(f.Has(kStorageNetworkFilesystems));
+  ASSERT_EQ(f.errors().size(), 1u);
+  EXPECT_EQ(f.errors()[0].path, "/proc/self/mountinfo");
+}
+
+TEST(StorageProbe, FreeBytesOnLocalTypesOnly) {
+  TempTree t;
+  LayOutNode(t);
+  StorageOptions options;
+  options.statvfs_without_procfs = true;
+  Facts f = Scan(t, options);
+  EXPECT_TRUE(f.errors().empty()) << f.errors().front().message;
+  // The temp folder's own filesystem answers for the local mounts.
+  auto got = f.GetInt("hostpath.var_lib.free_bytes");
+  ASSERT_TRUE(got.has_value());
+  EXPECT_GT(*got, 0);
+  EXPECT_TRUE(f.GetInt("hostpath.tmp.free_bytes").has_value());
+  EXPECT_FALSE(f.Has("hostpath.var_lib_kubelet.free_bytes"));  // nfs4
+  EXPECT_FALSE(f.Has("hostpath.lib_modules.free_bytes"));      // missing
+}
+
+// A FUSE server that never answers, mounted on /var/lib/kubelet: resolving
+// the path already blocks (fstat sends FUSE_GETATTR), so the child is
+// killed at the deadline, the fact left out with an error, and the scan
+// goes on with the other paths.
+TEST(StorageProbe, HungFuseMountEndsAtTheDeadline) {
+  for (bool as_local : {false, true}) {
+    SCOPED_TRACE(as_local ? "fuse.hung passed off as local" : "fuse.hung");
+    TempTree t;
+    LayOutNode(t);
+    t.Write("proc/1/mountinfo",
+            std::string(kNode) +
+                "60 40 0:77 / /var/lib/kubelet rw,nosuid,nodev - fuse.hung "
+                "hung rw,user_id=0,group_id=0\n");
+    cvm::testing::HungFuse fuse(t.Abs("var/lib/kubelet"));
+    if (!fuse.ok()) GTEST_SKIP() << fuse.why();
+    StorageOptions options;
+    options.statvfs_deadline = 300ms;
+    options.statvfs_without_procfs = true;
+    if (as_local) options.extra_local_types = {"fuse.hung"};
+    auto start = std::chrono::steady_clock::now();
+    Facts f = Scan(t, options);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 20s);
+    EXPECT_FALSE(f.Has("hostpath.var_lib_kubelet.exists"));
+    EXPECT_EQ(f.GetBool("hostpath.var_lib.exists"), true);
+    EXPECT_TRUE(f.GetInt("hostpath.var_lib.free_bytes").has_value());
+    ASSERT_EQ(f.errors().size(), 1u);
+    EXPECT_EQ(f.errors()[0].path, "/var/lib/kubelet");
+    EXPECT_NE(f.errors()[0].message.find("did not answer within 300 ms"),
+              std::string::npos)
+        << f.errors()[0].message;
+  }
+}
+
+}  // namespace
+}  // namespace cvm::probe
