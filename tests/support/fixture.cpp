@@ -39,6 +39,11 @@ Fixture::Fixture(const std::string& name) {
         throw std::runtime_error(name + "/overlays: " + src +
                                  " is missing; its CTest setup has not run");
       }
+      if (fs::is_regular_file(src)) {  // one file: copied to exactly `to`
+        fs::create_directories(fs::path(copy_->Abs(to)).parent_path());
+        fs::copy_file(src, copy_->Abs(to), fs::copy_options::overwrite_existing);
+        continue;
+      }
       fs::create_directories(copy_->Abs(to));
       fs::copy(src, copy_->Abs(to),
                fs::copy_options::recursive | fs::copy_options::copy_symlinks |

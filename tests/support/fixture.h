@@ -2,7 +2,8 @@
 // A fixture as the tests scan it: fixtures/<name>/root, plus what the test
 // setup generated for it (fixtures/<name>/overlays: lines "<cache dir>
 // <in-root dir>", copied from build/test-cache/ into a temporary copy of
-// the root: depmod trees, mkfs images, unpacked packages), plus the node
+// the root: depmod trees, mkfs images, unpacked packages; a cached file is
+// copied to exactly the in-root path given), plus the node
 // object of agent mode (fixtures/<name>/node.json, a real `kubectl get node
 // -o json` excerpt) when there is one.
 
