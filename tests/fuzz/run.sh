@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang (ASan + UBSan) and runs each for
+# SECONDS (default 30) on its seeds. Usage: tests/fuzz/run.sh [SECONDS]
+# Crashes land in build-fuzz/crashes/<target>/.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+secs=${1:-30}
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCVM_BUILD_FUZZERS=ON \
+  -DCVM_BUILD_TESTS=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+targets=$(cd build-fuzz && ctest -N | sed -n 's/.*FuzzReplay\.\([a-z_]*\)$/\1/p')
+for t in $targets; do cmake --build build-fuzz -j2 --target "${t}_fuzz" >/dev/null; done
+for t in $targets; do
+  mkdir -p "build-fuzz/crashes/$t" "build-fuzz/corpus/$t"
+  seeds=$(cd build-fuzz && ctest -R "FuzzReplay\.$t\$" --show-only=json-v1 |
+          python3 -c 'import json,sys; t=json.load(sys.stdin)["tests"][0]; print(" ".join(t["command"][1:]))')
+  echo "== $t ($secs s)"
+  "build-fuzz/tests/fuzz/${t}_fuzz" -max_total_time="$secs" -max_len=65536 \
+    -artifact_prefix="build-fuzz/crashes/$t/" "build-fuzz/corpus/$t" $seeds 2>&1 |
+    grep -E '^(#[0-9]+ *DONE|Done|==[0-9]+==ERROR|SUMMARY)' || true
+done
