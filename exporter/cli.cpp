@@ -135,6 +135,11 @@ class Args {
   std::size_t pos_ = 0;
 };
 
+int PrintVersion(std::ostream& out) {
+  out << "cvm-preflight " << kVersion << "\n";
+  return kExitOk;
+}
+
 int Usage(std::ostream& err, const std::string& message) {
   err << "cvm-preflight: " << message
       << " (see 'cvm-preflight --help')\n";
@@ -248,6 +253,7 @@ int RunRules(Args& args, std::ostream& out, std::ostream& err) {
     out << kRulesHelp;
     return kExitOk;
   }
+  if (sub == "-V" || sub == "--version") return PrintVersion(out);
   args.Flag(sub);
   if (sub == "validate") {
     std::vector<std::string> files;
@@ -312,6 +318,7 @@ int RunExplain(Args& args, std::ostream& out, std::ostream& err) {
       out << kExplainHelp;
       return kExitOk;
     }
+    if (args.Flag("-V") || args.Flag("--version")) return PrintVersion(out);
     if (auto v = args.Option("--rules", error)) {
       paths.push_back(*v);
       continue;
@@ -355,6 +362,7 @@ int RunFacts(Args& args, std::ostream& out, std::ostream& err) {
       out << kFactsHelp;
       return kExitOk;
     }
+    if (args.Flag("-V") || args.Flag("--version")) return PrintVersion(out);
     if (args.Flag("--markdown")) {
       markdown = true;
       continue;

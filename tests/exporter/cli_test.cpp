@@ -29,12 +29,15 @@ CliRun Cli(std::vector<std::string> args) {
 
 TEST(Cli, HelpAndVersionOnTheBinaryAndEachCommand) {
   for (auto args : std::vector<std::vector<std::string>>{
-           {"--help"}, {"-h"}, {"scan", "--help"}, {"facts", "--help"}}) {
+           {"--help"}, {"-h"}, {"scan", "--help"}, {"facts", "--help"},
+           {"rules", "--help"}, {"explain", "--help"}}) {
     CliRun r = Cli(args);
     EXPECT_EQ(r.code, 0);
     EXPECT_NE(r.out.find("Usage: cvm-preflight"), std::string::npos) << args[0];
   }
-  for (auto args : std::vector<std::vector<std::string>>{{"--version"}, {"scan", "--version"}}) {
+  for (auto args : std::vector<std::vector<std::string>>{
+           {"--version"}, {"scan", "--version"}, {"facts", "-V"}, {"rules", "--version"},
+           {"explain", "--version"}}) {
     CliRun r = Cli(args);
     EXPECT_EQ(r.code, 0);
     EXPECT_EQ(r.out.rfind("cvm-preflight ", 0), 0u);
