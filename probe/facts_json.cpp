@@ -95,13 +95,11 @@ json FactsToJson(const Facts& facts) {
   json tree = json::object();
   json sources = json::object();
   for (const auto& [name, fact] : facts.all()) {
-    tree[json::json_pointer("/" + [&] {
-      std::string p = name;
-      for (auto& c : p) {
-        if (c == '.') c = '/';
-      }
-      return p;
-    }())] = ValueToJson(fact.value);
+    std::string pointer = "/" + name;
+    for (auto& c : pointer) {
+      if (c == '.') c = '/';
+    }
+    tree[json::json_pointer(pointer)] = ValueToJson(fact.value);
     sources[name] = fact.source;
   }
   out["facts"] = std::move(tree);
