@@ -82,6 +82,10 @@ constexpr FactSpec kCatalog[] = {
      "`absent`, for overlay, fuse, configfs, br_netfilter, nf_tables, "
      "ip_tables, binfmt_misc, shiftfs; left out when the index or "
      "/proc/modules needed to decide is missing."},
+    {kKernelModulesDirPresent, T::kBool, "kernel-modules",
+     "/lib/modules/<kernel.release>",
+     "The running kernel's module directory exists (Sysbox bind-mounts it "
+     "into containers); left out when it cannot be checked."},
     {kShiftfsState, T::kString, "kernel-modules",
      "as kernel.modules.<name>, plus /opt/lib/modules-load.d/shiftfs.ko "
      "(Flatcar)",

@@ -52,6 +52,7 @@ inline constexpr std::string_view kCgroupVersion = "cgroup.version";
 inline constexpr std::string_view kCgroupControllers = "cgroup.controllers";
 // kernel modules and shiftfs
 inline constexpr std::string_view kKernelModules = "kernel.modules.<name>";
+inline constexpr std::string_view kKernelModulesDirPresent = "kernel.modules_dir_present";
 inline constexpr std::string_view kShiftfsState = "shiftfs.state";
 inline constexpr std::string_view kShiftfsPath = "shiftfs.path";
 inline constexpr std::string_view kShiftfsOrigin = "shiftfs.origin";

@@ -121,6 +121,14 @@ std::optional<ModuleIndex> OpenIndex(const ProbeContext& ctx, ProbeOutput& out) 
   ModuleIndex index;
   index.dir = "/lib/modules/" + *release;
   auto pinned = ctx.root.PinDirectory(index.dir);
+  // Whether the running kernel's module directory exists at all: Sysbox
+  // bind-mounts it into containers. "No such directory" is an answer;
+  // other errors (ELOOP, EACCES) leave the fact out.
+  if (pinned) {
+    out.Set(kKernelModulesDirPresent, true, index.dir);
+  } else if (pinned.error().code == ENOENT || pinned.error().code == ENOTDIR) {
+    out.Set(kKernelModulesDirPresent, false, index.dir + " (absent)");
+  }
   if (!pinned) {
     Error e = pinned.error();
     e.message += "; no module index for the running kernel, so only "
