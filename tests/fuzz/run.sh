@@ -7,14 +7,21 @@ cd "$(dirname "$0")/../.."
 secs=${1:-30}
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCVM_BUILD_FUZZERS=ON \
   -DCVM_BUILD_TESTS=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-targets=$(cd build-fuzz && ctest -N | sed -n 's/.*FuzzReplay\.\([a-z_]*\)$/\1/p')
+targets=$(cd build-fuzz/tests/fuzz && ls *.seeds | sed 's/\.seeds$//')
 for t in $targets; do cmake --build build-fuzz -j2 --target "${t}_fuzz" >/dev/null; done
 for t in $targets; do
   mkdir -p "build-fuzz/crashes/$t" "build-fuzz/corpus/$t"
-  seeds=$(cd build-fuzz && ctest -R "FuzzReplay\.$t\$" --show-only=json-v1 |
-          python3 -c 'import json,sys; t=json.load(sys.stdin)["tests"][0]; print(" ".join(t["command"][1:]))')
+  # Directories are corpora; single files go in through -seed_inputs (a
+  # file argument would make libFuzzer only replay it).
+  dirs=() files=()
+  while read -r seed; do
+    [ -z "$seed" ] && continue
+    if [ -d "$seed" ]; then dirs+=("$seed"); else files+=("$seed"); fi
+  done <"build-fuzz/tests/fuzz/$t.seeds"
+  extra=()
+  [ ${#files[@]} -gt 0 ] && extra+=("-seed_inputs=$(IFS=,; echo "${files[*]}")")
   echo "== $t ($secs s)"
   "build-fuzz/tests/fuzz/${t}_fuzz" -max_total_time="$secs" -max_len=65536 \
-    -artifact_prefix="build-fuzz/crashes/$t/" "build-fuzz/corpus/$t" $seeds 2>&1 |
+    -artifact_prefix="build-fuzz/crashes/$t/" "${extra[@]}" "build-fuzz/corpus/$t" "${dirs[@]}" 2>&1 |
     grep -E '^(#[0-9]+ *DONE|Done|==[0-9]+==ERROR|SUMMARY)' || true
 done
