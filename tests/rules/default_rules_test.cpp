@@ -86,7 +86,7 @@ const std::map<std::string, std::string> kKnownGaps = {
     {"cached-autoload-lib-modules-writable",
      "never fail: as cached-autoload-usr-src-writable"},
     {"storage-var-lib-free-space",
-     "never pass fail: no fixture yet"},
+     "never pass fail: free_bytes is measured only when the root's /proc is a live procfs (probe/storage.h), never in a fixture folder; StorageProbe.FreeBytesOnLocalTypesOnly (tests/probe/storage_test.cpp) covers the measurement"},
     {"userns-unprivileged-clone",
      "never pass fail: no fixture yet"},
     {"userns-max-nonzero",
