@@ -13,9 +13,11 @@ BUILD_PACKAGES=(
   cmake g++ make pkg-config
   libkmod-dev libblkid-dev libudev-dev zlib1g-dev
   nlohmann-json3-dev prometheus-cpp-dev libgtest-dev libgmock-dev
+  libtomlplusplus-dev librpm-dev
 )
 TEST_PACKAGES=(
   kmod
+  rpm dpkg-dev
 )
 
 install_missing() {
