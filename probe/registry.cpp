@@ -6,6 +6,7 @@
 #include "probe/cgroup.h"
 #include "probe/kernel.h"
 #include "probe/os_release.h"
+#include "probe/runtime.h"
 #include "probe/selinux.h"
 
 namespace cvm::probe {
@@ -17,6 +18,7 @@ constexpr ProbeEntry kProbes[] = {
     {"os-release", &ProbeOsRelease},
     {"selinux", &ProbeSelinux},
     {"cgroup", &ProbeCgroup},
+    {"runtime", &ProbeRuntime},
 };
 
 }  // namespace
