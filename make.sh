@@ -13,13 +13,14 @@ BUILD_PACKAGES=(
   cmake g++ make pkg-config
   libkmod-dev libblkid-dev libudev-dev zlib1g-dev
   nlohmann-json3-dev prometheus-cpp-dev libgtest-dev libgmock-dev
-  libyaml-cpp-dev
+  libyaml-cpp-dev libtomlplusplus-dev librpm-dev
 )
 TEST_PACKAGES=(
   kmod xz-utils zstd
   umockdev libumockdev-dev udev
   e2fsprogs xfsprogs btrfs-progs
   libbenchmark-dev
+  rpm dpkg-dev
 )
 
 install_missing() {

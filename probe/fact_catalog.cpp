@@ -264,6 +264,81 @@ constexpr FactSpec kCatalog[] = {
      "the XFS superblock (sb_features_incompat on v5, sb_features2 on v4)",
      "XFS only: 1 when directory entries record the file type (d_type, "
      "which overlayfs needs), else 0."},
+    {kRuntimeBinaries, T::kStringList, "runtime",
+     "the usual binary directories (/usr/bin, /usr/sbin, /usr/local/bin, "
+     "/usr/local/sbin, /bin, /sbin, /opt/bin, /home/kubernetes/bin, "
+     "/var/lib/rancher/rke2/bin, /var/lib/rancher/k3s/data/current/bin), then "
+     "/proc/<pid>/exe of running processes where /proc is a live procfs",
+     "In-root paths of the runtime binaries found (containerd, runc, crun, "
+     "crio, dockerd, sysbox-runc, sysbox-mgr, sysbox-fs, "
+     "nvidia-container-runtime, nvidia-ctk); empty when none is there."},
+    {kRuntimeContainerdVersion, T::kString, "runtime",
+     "package database, else Go build info, else `containerd --version` "
+     "(--exec-versions), else the node's containerRuntimeVersion",
+     "containerd's version (`1.7.15`, `1.6.20~ds1`); where it came from is "
+     "in runtime.containerd.source."},
+    {kRuntimeContainerdPackage, T::kString, "runtime",
+     "/var/lib/dpkg/info/*.list, /lib/apk/db/installed",
+     "The package that owns the containerd binary (`containerd.io`, "
+     "`containerd`)."},
+    {kRuntimeContainerdPackageVersion, T::kString, "runtime",
+     "/var/lib/dpkg/status (and status.d/), /lib/apk/db/installed",
+     "That package's full version (`1.5.11-1`)."},
+    {kRuntimeContainerdPath, T::kString, "runtime", "as runtime.binaries",
+     "In-root path of the containerd binary."},
+    {kRuntimeContainerdSource, T::kString, "runtime", "the probe",
+     "Where runtime.containerd.version came from: `dpkg`, `rpm`, `apk`, "
+     "`go-buildinfo`, `exec` or `node-info`."},
+    {kRuntimeRuncVersion, T::kString, "runtime",
+     "package database (containerd.io: probe/data/containerd-io-runc.tsv), "
+     "else Go build info, else `runc --version` (--exec-versions)",
+     "runc's version as the release names it (`1.0.3`, `1.1.5+ds1`)."},
+    {kRuntimeRuncCommit, T::kString, "runtime",
+     "Go build info (-X main.gitCommit), else `runc --version`",
+     "The `commit:` runc reports (`v1.0.3-0-gf46b6ba`)."},
+    {kRuntimeRuncPackage, T::kString, "runtime", "as runtime.containerd.package",
+     "The package that owns the runc binary (`runc`, `containerd.io`)."},
+    {kRuntimeRuncPackageVersion, T::kString, "runtime",
+     "as runtime.containerd.package_version",
+     "That package's full version (`1.5.11-1` for containerd.io)."},
+    {kRuntimeRuncPath, T::kString, "runtime", "as runtime.binaries",
+     "In-root path of the runc binary."},
+    {kRuntimeRuncSource, T::kString, "runtime", "the probe",
+     "Where runtime.runc.version came from (as runtime.containerd.source)."},
+    {kRuntimeCrioVersion, T::kString, "runtime",
+     "package database, Go build info, `crio --version`, node info",
+     "CRI-O's version."},
+    {kRuntimeCrioPath, T::kString, "runtime", "as runtime.binaries",
+     "In-root path of the crio binary."},
+    {kRuntimeCrunVersion, T::kString, "runtime",
+     "package database, `crun --version`", "crun's version."},
+    {kRuntimeCrunPath, T::kString, "runtime", "as runtime.binaries",
+     "In-root path of the crun binary."},
+    {kRuntimeDockerVersion, T::kString, "runtime",
+     "package database, Go build info, `dockerd --version`",
+     "The Docker engine's (dockerd's) version."},
+    {kRuntimeDockerPath, T::kString, "runtime", "as runtime.binaries",
+     "In-root path of the dockerd binary."},
+    {kRuntimeSysboxInstalled, T::kBool, "runtime", "as runtime.binaries",
+     "True when a sysbox-runc binary was found, false when none is in any "
+     "directory searched."},
+    {kRuntimeSysboxVersion, T::kString, "runtime",
+     "package database (sysbox-ce, sysbox-ee), Go build info, "
+     "`sysbox-runc --version`",
+     "Sysbox's version (`0.6.4`)."},
+    {kRuntimeSysboxPath, T::kString, "runtime", "as runtime.binaries",
+     "In-root path of the sysbox-runc binary."},
+    {kRuntimeNvidiaToolkitVersion, T::kString, "runtime",
+     "package database, Go build info, `--version` of "
+     "nvidia-container-runtime, else nvidia-ctk",
+     "The NVIDIA Container Toolkit's version."},
+    {kRuntimeNvidiaToolkitPath, T::kString, "runtime", "as runtime.binaries",
+     "In-root path of nvidia-container-runtime, else nvidia-ctk."},
+    {kRuntimeHandlers, T::kStringList, "runtime",
+     "/etc/containerd/config.toml and its imports, the k3s/RKE2 generated "
+     "config.toml, /etc/crio/crio.conf, /etc/crio/crio.conf.d/*.conf",
+     "Runtime handler names configured for the CRI (`runc`, `nvidia`, "
+     "`sysbox-runc`); left out when no config file exists."},
 };
 
 bool MatchesPattern(std::string_view pattern, std::string_view name) {

@@ -128,6 +128,31 @@ inline constexpr std::string_view kBlockdevType = "blockdev.<name>.type";
 inline constexpr std::string_view kBlockdevUuid = "blockdev.<name>.uuid";
 inline constexpr std::string_view kBlockdevLabel = "blockdev.<name>.label";
 inline constexpr std::string_view kBlockdevXfsFtype = "blockdev.<name>.xfs_ftype";
+// container runtimes
+inline constexpr std::string_view kRuntimeBinaries = "runtime.binaries";
+inline constexpr std::string_view kRuntimeContainerdVersion = "runtime.containerd.version";
+inline constexpr std::string_view kRuntimeContainerdPackage = "runtime.containerd.package";
+inline constexpr std::string_view kRuntimeContainerdPackageVersion = "runtime.containerd.package_version";
+inline constexpr std::string_view kRuntimeContainerdPath = "runtime.containerd.path";
+inline constexpr std::string_view kRuntimeContainerdSource = "runtime.containerd.source";
+inline constexpr std::string_view kRuntimeRuncVersion = "runtime.runc.version";
+inline constexpr std::string_view kRuntimeRuncCommit = "runtime.runc.commit";
+inline constexpr std::string_view kRuntimeRuncPackage = "runtime.runc.package";
+inline constexpr std::string_view kRuntimeRuncPackageVersion = "runtime.runc.package_version";
+inline constexpr std::string_view kRuntimeRuncPath = "runtime.runc.path";
+inline constexpr std::string_view kRuntimeRuncSource = "runtime.runc.source";
+inline constexpr std::string_view kRuntimeCrioVersion = "runtime.crio.version";
+inline constexpr std::string_view kRuntimeCrioPath = "runtime.crio.path";
+inline constexpr std::string_view kRuntimeCrunVersion = "runtime.crun.version";
+inline constexpr std::string_view kRuntimeCrunPath = "runtime.crun.path";
+inline constexpr std::string_view kRuntimeDockerVersion = "runtime.docker.version";
+inline constexpr std::string_view kRuntimeDockerPath = "runtime.docker.path";
+inline constexpr std::string_view kRuntimeSysboxInstalled = "runtime.sysbox.installed";
+inline constexpr std::string_view kRuntimeSysboxVersion = "runtime.sysbox.version";
+inline constexpr std::string_view kRuntimeSysboxPath = "runtime.sysbox.path";
+inline constexpr std::string_view kRuntimeNvidiaToolkitVersion = "runtime.nvidia_toolkit.version";
+inline constexpr std::string_view kRuntimeNvidiaToolkitPath = "runtime.nvidia_toolkit.path";
+inline constexpr std::string_view kRuntimeHandlers = "runtime.handlers";
 
 // Every declared fact, in documentation order.
 std::span<const FactSpec> FactCatalog();

@@ -343,6 +343,42 @@ Result<std::string> HostRoot::ReadFile(std::string_view path,
   return ReadBounded(fd->get(), display, cap);
 }
 
+Result<std::string> HostRoot::ReadRange(std::string_view path,
+                                        std::uint64_t offset,
+                                        std::size_t length) const {
+  std::string display = NormalizeInRootPath(path);
+  if (length > kDefaultReadCap) {
+    return MakeError(display,
+                     "range of " + std::to_string(length) +
+                         " bytes is larger than the read cap of " +
+                         std::to_string(kDefaultReadCap) + " bytes (EFBIG)",
+                     EFBIG);
+  }
+  if (offset > static_cast<std::uint64_t>(INT64_MAX) - length) {
+    return ErrnoError(EINVAL, display);
+  }
+  auto r = ResolveFd(display, /*follow_last=*/true);
+  if (!r) return r.error();
+  FileType type = TypeOf(r->st.st_mode);
+  if (type != FileType::kRegular) return RefusedType(display, type);
+  auto fd = Reopen(*r, display, O_RDONLY);
+  if (!fd) return fd.error();
+  std::string out(length, '\0');
+  std::size_t got = 0;
+  while (got < length) {
+    ssize_t n = ::pread(fd->get(), out.data() + got, length - got,
+                        static_cast<off_t>(offset + got));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError(errno, display);
+    }
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  out.resize(got);
+  return out;
+}
+
 Result<FileInfo> HostRoot::Stat(std::string_view path) const {
   auto r = ResolveFd(path, /*follow_last=*/true);
   if (!r) return r.error();

@@ -79,6 +79,12 @@ class HostRoot {
   // error, not a truncated read. Other file types are refused.
   Result<std::string> ReadFile(std::string_view path,
                                std::size_t cap = kDefaultReadCap) const;
+  // Reads `length` bytes of a regular file from `offset` (pread): fewer
+  // when the file ends first. For formats read piecewise (ELF headers and
+  // one section), so a large binary is never read whole. `length` above
+  // kDefaultReadCap is an EFBIG error.
+  Result<std::string> ReadRange(std::string_view path, std::uint64_t offset,
+                                std::size_t length) const;
   // stat(2) of the file a path resolves to, links followed inside the root.
   Result<FileInfo> Stat(std::string_view path) const;
   // lstat(2): the last component is not followed.

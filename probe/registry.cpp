@@ -16,6 +16,7 @@
 #include "probe/nvidia_driver.h"
 #include "probe/os_release.h"
 #include "probe/platform.h"
+#include "probe/runtime.h"
 #include "probe/selinux.h"
 #include "probe/sysctl.h"
 #include "probe/storage.h"
@@ -40,6 +41,7 @@ constexpr ProbeEntry kProbes[] = {
     {"nvidia-driver", &ProbeNvidiaDriver},
     {"storage", &ProbeStorage},
     {"blockdev", &ProbeBlockDevices},
+    {"runtime", &ProbeRuntime},
 };
 
 }  // namespace

@@ -344,3 +344,57 @@ TEST(LiveHostRoot, SlashHasProcfs) {
 
 }  // namespace
 }  // namespace cvm::probe
+
+namespace cvm::probe {
+namespace {
+
+TEST(HostRootReadRange, ReadsTheMiddleOfAFile) {
+  cvm::testing::TempTree t;
+  t.Write("bin/x", "0123456789");
+  auto root = HostRoot::Open(t.path());
+  ASSERT_TRUE(root);
+  auto r = root->ReadRange("/bin/x", 3, 4);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(*r, "3456");
+}
+
+TEST(HostRootReadRange, ShortAtEndOfFile) {
+  cvm::testing::TempTree t;
+  t.Write("bin/x", "0123456789");
+  auto root = HostRoot::Open(t.path());
+  ASSERT_TRUE(root);
+  EXPECT_EQ(*root->ReadRange("/bin/x", 8, 10), "89");
+  EXPECT_EQ(*root->ReadRange("/bin/x", 20, 10), "");
+}
+
+TEST(HostRootReadRange, LengthOverTheCapIsEfbig) {
+  cvm::testing::TempTree t;
+  t.Write("bin/x", "0123456789");
+  auto root = HostRoot::Open(t.path());
+  ASSERT_TRUE(root);
+  auto r = root->ReadRange("/bin/x", 0, kDefaultReadCap + 1);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, EFBIG);
+}
+
+TEST(HostRootReadRange, RefusesAFifo) {
+  cvm::testing::TempTree t;
+  t.Fifo("bin/x");
+  auto root = HostRoot::Open(t.path());
+  ASSERT_TRUE(root);
+  EXPECT_FALSE(root->ReadRange("/bin/x", 0, 4));
+}
+
+TEST(HostRootReadRange, StaysInsideTheRoot) {
+  cvm::testing::TempTree outside;
+  outside.Write("secret", "outside");
+  cvm::testing::TempTree t;
+  t.Symlink("bin/x", "/../../../../../../" + outside.Abs("secret"));
+  auto root = HostRoot::Open(t.path());
+  ASSERT_TRUE(root);
+  auto r = root->ReadRange("/bin/x", 0, 7);
+  EXPECT_FALSE(r.has_value() && *r == "outside");
+}
+
+}  // namespace
+}  // namespace cvm::probe

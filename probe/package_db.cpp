@@ -1,0 +1,107 @@
+#include "probe/package_db.h"
+
+namespace cvm::probe {
+namespace {
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+template <typename Fn>
+void ForEachLine(std::string_view text, Fn&& fn) {
+  while (!text.empty()) {
+    auto nl = text.find('\n');
+    fn(text.substr(0, nl));
+    if (nl == std::string_view::npos) break;
+    text.remove_prefix(nl + 1);
+  }
+}
+
+}  // namespace
+
+std::vector<Package> ParseDpkgStatus(std::string_view text,
+                                     bool status_optional) {
+  std::vector<Package> out;
+  Package cur;
+  bool has_status = false, installed = false;
+  auto flush = [&] {
+    if (!cur.name.empty() && (installed || (!has_status && status_optional))) {
+      out.push_back(std::move(cur));
+    }
+    cur = Package{};
+    has_status = installed = false;
+  };
+  ForEachLine(text, [&](std::string_view line) {
+    if (Trim(line).empty()) return flush();
+    if (line.front() == ' ' || line.front() == '\t') return;  // continuation
+    auto colon = line.find(':');
+    if (colon == std::string_view::npos) return;
+    std::string_view key = line.substr(0, colon);
+    std::string_view value = Trim(line.substr(colon + 1));
+    if (key == "Package") {
+      cur.name = std::string(value);
+    } else if (key == "Version") {
+      cur.version = std::string(value);
+    } else if (key == "Architecture") {
+      cur.arch = std::string(value);
+    } else if (key == "Status") {
+      has_status = true;
+      // "install ok installed": the last word is the package state.
+      auto sp = value.rfind(' ');
+      installed = value.substr(sp == std::string_view::npos ? 0 : sp + 1) == "installed";
+    }
+  });
+  flush();
+  return out;
+}
+
+std::vector<std::string> ParseDpkgList(std::string_view text) {
+  std::vector<std::string> out;
+  ForEachLine(text, [&](std::string_view line) {
+    line = Trim(line);
+    if (!line.empty() && line.front() == '/') out.emplace_back(line);
+  });
+  return out;
+}
+
+std::vector<Package> ParseApkInstalled(std::string_view text) {
+  std::vector<Package> out;
+  Package cur;
+  std::string dir;
+  auto flush = [&] {
+    if (!cur.name.empty()) out.push_back(std::move(cur));
+    cur = Package{};
+    dir.clear();
+  };
+  ForEachLine(text, [&](std::string_view line) {
+    if (Trim(line).empty()) return flush();
+    if (line.size() < 2 || line[1] != ':') return;
+    std::string_view value = line.substr(2);
+    switch (line[0]) {
+      case 'P': cur.name = std::string(value); break;
+      case 'V': cur.version = std::string(value); break;
+      case 'A': cur.arch = std::string(value); break;
+      case 'F': dir = std::string(value); break;
+      case 'R':
+        cur.files.push_back("/" + (dir.empty() ? "" : dir + "/") + std::string(value));
+        break;
+      default: break;
+    }
+  });
+  flush();
+  return out;
+}
+
+std::string UpstreamVersion(std::string_view version) {
+  auto colon = version.find(':');
+  if (colon != std::string_view::npos) version.remove_prefix(colon + 1);
+  auto dash = version.rfind('-');
+  if (dash != std::string_view::npos && dash > 0) version = version.substr(0, dash);
+  return std::string(version);
+}
+
+}  // namespace cvm::probe

@@ -1,0 +1,34 @@
+#pragma once
+// Pure parsers of the package databases that say which package owns a
+// runtime binary: dpkg's status file (and the status.d/ stanzas of
+// distroless images), dpkg's <pkg>.list files, and apk's installed db.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cvm::probe {
+
+struct Package {
+  std::string name;
+  std::string version;
+  std::string arch;
+  std::vector<std::string> files;  // apk only: owned paths, "/usr/bin/runc"
+  bool operator==(const Package&) const = default;
+};
+
+// dpkg status(5) stanzas; only packages whose Status ends in "installed"
+// are kept. A stanza without Status (distroless status.d/) counts as
+// installed when `status_optional`.
+std::vector<Package> ParseDpkgStatus(std::string_view text,
+                                     bool status_optional = false);
+// A dpkg info/<pkg>.list file: one absolute path per line.
+std::vector<std::string> ParseDpkgList(std::string_view text);
+// apk's /lib/apk/db/installed: P: name, V: version, A: arch, F: dir and
+// R: file lines; stanzas separated by blank lines.
+std::vector<Package> ParseApkInstalled(std::string_view text);
+// The upstream part of a package version: no epoch, no revision
+// ("1:1.6.20~ds1-1+deb12u3" -> "1.6.20~ds1", "1.5.11-1" -> "1.5.11").
+std::string UpstreamVersion(std::string_view version);
+
+}  // namespace cvm::probe

@@ -1,0 +1,12 @@
+// Fuzz target: ParseGoModInfo on arbitrary bytes.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "probe/go_buildinfo.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view text(reinterpret_cast<const char*>(data), size);
+  (void)cvm::probe::ParseGoModInfo(text);
+  return 0;
+}

@@ -1,0 +1,139 @@
+// Runtime handler parsers on real config files
+// (tests/data/runtime-config/SOURCES.md), and the package-db parsers.
+#include "probe/runtime_config.h"
+
+#include <algorithm>
+
+#include <gtest/gtest.h>
+
+#include "probe/package_db.h"
+#include "tests/support/data.h"
+
+namespace cvm::probe {
+namespace {
+
+std::string Config(const std::string& name) {
+  return cvm::testing::ReadText(
+      cvm::testing::SourcePath("tests/data/runtime-config/" + name));
+}
+
+TEST(ContainerdConfigParse, RealFiles) {
+  struct Row {
+    std::string file;
+    std::int64_t version;
+    std::vector<std::string> handlers;
+  };
+  const Row rows[] = {
+      {"containerd.io-config.toml", 1, {}},
+      {"k3s-v2-nvidia-operator.toml", 2, {"runc", "nvidia"}},
+      {"k0s-v3-sysbox-dropin.toml", 3, {"sysbox-runc"}},
+      {"k3s-legacy-v1-nvidia.toml", 1, {"nvidia"}},
+  };
+  for (const auto& row : rows) {
+    SCOPED_TRACE(row.file);
+    std::string text = Config(row.file);
+    ASSERT_FALSE(text.empty());
+    auto got = ParseContainerdConfig(text);
+    ASSERT_TRUE(got) << got.error().message;
+    EXPECT_EQ(got->version, row.version);
+    // toml++ keeps a table's keys sorted; compare as sets.
+    auto want = row.handlers;
+    auto have = got->handlers;
+    std::sort(want.begin(), want.end());
+    std::sort(have.begin(), have.end());
+    EXPECT_EQ(have, want);
+  }
+}
+
+TEST(ContainerdConfigParse, Imports) {
+  auto got = ParseContainerdConfig(
+      "version = 2\nimports = [\"/etc/containerd/conf.d/*.toml\", \"extra.toml\"]\n");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->imports,
+            (std::vector<std::string>{"/etc/containerd/conf.d/*.toml", "extra.toml"}));
+}
+
+TEST(ContainerdConfigParse, SyntaxErrorNamesTheLine) {
+  auto got = ParseContainerdConfig("version = 2\n[plugins.\n");
+  ASSERT_FALSE(got);
+  EXPECT_NE(got.error().message.find("line 2"), std::string::npos)
+      << got.error().message;
+}
+
+TEST(ContainerdConfigParse, RuntimesOfOtherPluginsAreIgnored) {
+  auto got = ParseContainerdConfig(
+      "[plugins.\"io.containerd.runtime.v1.linux\"]\n  runtime = \"runc\"\n"
+      "[plugins.other.containerd.runtimes.x]\n");
+  ASSERT_TRUE(got);
+  EXPECT_TRUE(got->handlers.empty());
+}
+
+TEST(CrioConfigParse, SysboxInstallerStanza) {
+  auto got = ParseCrioRuntimes(Config("crio-sysbox.conf"));
+  ASSERT_TRUE(got) << got.error().message;
+  EXPECT_EQ(*got, (std::vector<std::string>{"sysbox-runc"}));
+}
+
+TEST(CrioConfigParse, NoRuntimesTable) {
+  auto got = ParseCrioRuntimes("[crio]\nroot = \"/var/lib/containers/storage\"\n");
+  ASSERT_TRUE(got);
+  EXPECT_TRUE(got->empty());
+  EXPECT_FALSE(ParseCrioRuntimes("[crio.runtime\n"));
+}
+
+TEST(DpkgStatusParse, KeepsInstalledOnly) {
+  // Stanza shapes as dpkg writes them (fields of a real containerd.io
+  // entry; a removed package keeps "deinstall ok config-files").
+  auto pkgs = ParseDpkgStatus(
+      "Package: containerd.io\nStatus: install ok installed\nPriority: optional\n"
+      "Section: devel\nInstalled-Size: 110000\nMaintainer: Containerd team "
+      "<help@containerd.io>\nArchitecture: amd64\nVersion: 1.5.11-1\n"
+      "Description: An open and reliable container runtime\n containerd is an "
+      "industry-standard container runtime\n .\n more text\n\n"
+      "Package: runc\nStatus: deinstall ok config-files\nArchitecture: amd64\n"
+      "Version: 1.1.5+ds1-1+deb12u1\n");
+  ASSERT_EQ(pkgs.size(), 1u);
+  EXPECT_EQ(pkgs[0].name, "containerd.io");
+  EXPECT_EQ(pkgs[0].version, "1.5.11-1");
+  EXPECT_EQ(pkgs[0].arch, "amd64");
+}
+
+TEST(DpkgStatusParse, DistrolessStanzaWithoutStatus) {
+  std::string_view text = "Package: runc\nVersion: 1.1.5+ds1-1\nArchitecture: amd64\n";
+  EXPECT_TRUE(ParseDpkgStatus(text).empty());
+  EXPECT_EQ(ParseDpkgStatus(text, /*status_optional=*/true).size(), 1u);
+}
+
+TEST(DpkgListParse, PathsOnly) {
+  EXPECT_EQ(ParseDpkgList("/.\n/usr\n/usr/bin\n/usr/bin/runc\n\n"),
+            (std::vector<std::string>{"/.", "/usr", "/usr/bin", "/usr/bin/runc"}));
+}
+
+TEST(ApkInstalledParse, PackagesAndFiles) {
+  // Shape of Alpine's /lib/apk/db/installed (apk(8) database format).
+  auto pkgs = ParseApkInstalled(
+      "C:Q1abc=\nP:runc\nV:1.1.12-r3\nA:x86_64\nF:usr\nF:usr/bin\nR:runc\n\n"
+      "P:containerd\nV:1.7.15-r1\nA:x86_64\nF:usr/bin\nR:containerd\nR:ctr\n");
+  ASSERT_EQ(pkgs.size(), 2u);
+  EXPECT_EQ(pkgs[0].name, "runc");
+  EXPECT_EQ(pkgs[0].version, "1.1.12-r3");
+  EXPECT_EQ(pkgs[0].files, (std::vector<std::string>{"/usr/bin/runc"}));
+  EXPECT_EQ(pkgs[1].files,
+            (std::vector<std::string>{"/usr/bin/containerd", "/usr/bin/ctr"}));
+}
+
+TEST(UpstreamVersion, DropsEpochAndRevision) {
+  struct Row {
+    std::string in, want;
+  };
+  for (const auto& r : {Row{"1.5.11-1", "1.5.11"},
+                        Row{"1.6.20~ds1-1+deb12u3", "1.6.20~ds1"},
+                        Row{"1:2.0-3", "2.0"}, Row{"1.7.15-r1", "1.7.15"},
+                        Row{"1.2.3", "1.2.3"}, Row{"", ""}}) {
+    SCOPED_TRACE(r.in);
+    EXPECT_EQ(UpstreamVersion(r.in), r.want);
+  }
+}
+
+}  // namespace
+}  // namespace cvm::probe
