@@ -4,23 +4,14 @@
 #include <charconv>
 
 #include "probe/fact_catalog.h"
+#include "probe/detail/text.h"
 
 namespace cvm::probe {
 namespace {
 
-constexpr std::size_t kSmallFileCap = 4096;
+using detail::TrimSpace;
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' ||
-                        s.front() == '\n' || s.front() == '\r')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' ||
-                        s.back() == '\n' || s.back() == '\r')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
+constexpr std::size_t kSmallFileCap = 4096;
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
@@ -36,7 +27,7 @@ bool TakeNumber(std::string_view s, std::size_t& i, std::int64_t& out) {
 }  // namespace
 
 Result<KernelRelease> ParseKernelRelease(std::string_view text) {
-  std::string_view s = Trim(text);
+  std::string_view s = TrimSpace(text);
   if (s.empty()) return MakeError("", "empty kernel release");
   for (char c : s) {
     if (c == ' ' || c == '\t' || c == '\n' || static_cast<unsigned char>(c) < 0x20) {
@@ -104,7 +95,7 @@ ProbeOutput ProbeKernel(const ProbeContext& ctx) noexcept {
     constexpr std::string_view kProcVersion = "/proc/version";
     auto text = ctx.root.ReadFile(kOsrelease, kSmallFileCap);
     if (text) {
-      release = std::string(Trim(*text));
+      release = std::string(TrimSpace(*text));
       source = kOsrelease;
     } else if (text.error().code != ENOENT) {
       out.AddError(text.error());

@@ -1,4 +1,5 @@
 #include "probe/mountinfo.h"
+#include "probe/detail/text.h"
 
 #include <cerrno>
 #include <charconv>
@@ -6,18 +7,7 @@
 namespace cvm::probe {
 namespace {
 
-std::vector<std::string_view> SplitFields(std::string_view line) {
-  std::vector<std::string_view> out;
-  std::size_t i = 0;
-  while (i < line.size()) {
-    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
-    std::size_t j = i;
-    while (j < line.size() && line[j] != ' ' && line[j] != '\t') ++j;
-    if (j > i) out.push_back(line.substr(i, j - i));
-    i = j;
-  }
-  return out;
-}
+using detail::SplitFields;
 
 template <typename Int>
 bool ParseInt(std::string_view s, Int& out) {

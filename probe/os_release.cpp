@@ -5,21 +5,14 @@
 
 #include "probe/env_file.h"
 #include "probe/fact_catalog.h"
+#include "probe/detail/text.h"
 
 namespace cvm::probe {
 namespace {
 
-constexpr std::size_t kOsReleaseCap = 64 * 1024;
+using detail::TrimSpace;
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
+constexpr std::size_t kOsReleaseCap = 64 * 1024;
 
 std::string Lower(std::string_view s) {
   std::string out(s);
@@ -99,7 +92,7 @@ OsInfo OsInfoFromOsRelease(std::string_view text) {
 
 OsInfo OsInfoFromRedhatRelease(std::string_view text) {
   OsInfo info;
-  std::string_view line = Trim(text.substr(0, text.find('\n')));
+  std::string_view line = TrimSpace(text.substr(0, text.find('\n')));
   if (line.empty()) {
     info.warnings.push_back("empty release file");
     return info;
@@ -141,7 +134,7 @@ OsInfo OsInfoFromLsbRelease(std::string_view text) {
 
 OsInfo OsInfoFromDebianVersion(std::string_view text) {
   OsInfo info;
-  std::string_view v = Trim(text);
+  std::string_view v = TrimSpace(text);
   if (v.empty()) {
     info.warnings.push_back("empty debian_version");
     return info;

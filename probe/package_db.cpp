@@ -1,15 +1,10 @@
 #include "probe/package_db.h"
+#include "probe/detail/text.h"
 
 namespace cvm::probe {
 namespace {
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
+using detail::TrimSpace;
 
 template <typename Fn>
 void ForEachLine(std::string_view text, Fn&& fn) {
@@ -36,12 +31,12 @@ std::vector<Package> ParseDpkgStatus(std::string_view text,
     has_status = installed = false;
   };
   ForEachLine(text, [&](std::string_view line) {
-    if (Trim(line).empty()) return flush();
+    if (TrimSpace(line).empty()) return flush();
     if (line.front() == ' ' || line.front() == '\t') return;  // continuation
     auto colon = line.find(':');
     if (colon == std::string_view::npos) return;
     std::string_view key = line.substr(0, colon);
-    std::string_view value = Trim(line.substr(colon + 1));
+    std::string_view value = TrimSpace(line.substr(colon + 1));
     if (key == "Package") {
       cur.name = std::string(value);
     } else if (key == "Version") {
@@ -62,7 +57,7 @@ std::vector<Package> ParseDpkgStatus(std::string_view text,
 std::vector<std::string> ParseDpkgList(std::string_view text) {
   std::vector<std::string> out;
   ForEachLine(text, [&](std::string_view line) {
-    line = Trim(line);
+    line = TrimSpace(line);
     if (!line.empty() && line.front() == '/') out.emplace_back(line);
   });
   return out;
@@ -78,7 +73,7 @@ std::vector<Package> ParseApkInstalled(std::string_view text) {
     dir.clear();
   };
   ForEachLine(text, [&](std::string_view line) {
-    if (Trim(line).empty()) return flush();
+    if (TrimSpace(line).empty()) return flush();
     if (line.size() < 2 || line[1] != ':') return;
     std::string_view value = line.substr(2);
     switch (line[0]) {

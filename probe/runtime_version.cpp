@@ -1,29 +1,16 @@
 #include "probe/runtime_version.h"
+#include "probe/detail/text.h"
 
 #include <cctype>
 
 namespace cvm::probe {
 namespace {
 
-bool IsSpace(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
+using detail::IsSpace;
+using detail::SplitLines;
+using detail::TrimSpace;
+
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-std::vector<std::string_view> Lines(std::string_view text) {
-  std::vector<std::string_view> out;
-  while (!text.empty()) {
-    auto nl = text.find('\n');
-    out.push_back(text.substr(0, nl));
-    if (nl == std::string_view::npos) break;
-    text.remove_prefix(nl + 1);
-  }
-  return out;
-}
 
 std::vector<std::string_view> Words(std::string_view s) {
   std::vector<std::string_view> out;
@@ -48,7 +35,7 @@ bool LooksLikeVersion(std::string_view v) {
 }
 
 Error NoVersion(std::string_view what, std::string_view text) {
-  std::string first(Trim(text.substr(0, text.find('\n'))));
+  std::string first(TrimSpace(text.substr(0, text.find('\n'))));
   if (first.size() > 80) first = first.substr(0, 80) + "...";
   return MakeError("", "no " + std::string(what) + " version in \"" + first + "\"");
 }
@@ -65,8 +52,8 @@ std::string StripV(std::string_view version) {
 Result<RuncVersion> ParseRuncVersion(std::string_view text) {
   RuncVersion out;
   bool found = false;
-  for (std::string_view line : Lines(text)) {
-    line = Trim(line);
+  for (std::string_view line : SplitLines(text)) {
+    line = TrimSpace(line);
     if (StartsWith(line, "runc version ")) {
       auto w = Words(line.substr(13));
       if (!w.empty() && LooksLikeVersion(w[0])) {
@@ -77,8 +64,8 @@ Result<RuncVersion> ParseRuncVersion(std::string_view text) {
     }
     auto colon = line.find(':');
     if (colon == std::string_view::npos) continue;
-    std::string_view key = Trim(line.substr(0, colon));
-    std::string value(Trim(line.substr(colon + 1)));
+    std::string_view key = TrimSpace(line.substr(0, colon));
+    std::string value(TrimSpace(line.substr(colon + 1)));
     if (key == "commit") out.commit = value;
     else if (key == "spec") out.spec = value;
     else if (key == "go") out.go = value;
@@ -89,7 +76,7 @@ Result<RuncVersion> ParseRuncVersion(std::string_view text) {
 }
 
 Result<ContainerdVersion> ParseContainerdVersion(std::string_view text) {
-  for (std::string_view line : Lines(text)) {
+  for (std::string_view line : SplitLines(text)) {
     auto w = Words(line);
     if (w.size() < 3 || w[0] != "containerd") continue;
     ContainerdVersion out;
@@ -113,7 +100,7 @@ Result<ContainerdVersion> ParseContainerdVersion(std::string_view text) {
 }
 
 Result<std::string> ParseToolVersion(std::string_view text) {
-  for (std::string_view line : Lines(text)) {
+  for (std::string_view line : SplitLines(text)) {
     auto w = Words(line);
     for (std::size_t i = 0; i + 1 < w.size(); ++i) {
       std::string word;
@@ -130,14 +117,14 @@ Result<std::string> ParseToolVersion(std::string_view text) {
 ContainerdIoRuncTable ParseContainerdIoRuncTable(std::string_view text) {
   ContainerdIoRuncTable table;
   int n = 0;
-  for (std::string_view line : Lines(text)) {
+  for (std::string_view line : SplitLines(text)) {
     ++n;
-    std::string_view t = Trim(line);
+    std::string_view t = TrimSpace(line);
     if (t.empty() || t.front() == '#') continue;
     std::vector<std::string_view> cols;
     while (true) {
       auto tab = line.find('\t');
-      cols.push_back(Trim(line.substr(0, tab)));
+      cols.push_back(TrimSpace(line.substr(0, tab)));
       if (tab == std::string_view::npos) break;
       line.remove_prefix(tab + 1);
     }

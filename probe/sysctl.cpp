@@ -4,23 +4,14 @@
 #include <charconv>
 
 #include "probe/fact_catalog.h"
+#include "probe/detail/text.h"
 
 namespace cvm::probe {
 namespace {
 
-constexpr std::size_t kSysctlCap = 256;
+using detail::TrimSpace;
 
-std::string_view TrimSpace(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' ||
-                        s.front() == '\n' || s.front() == '\r')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' ||
-                        s.back() == '\n' || s.back() == '\r')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
+constexpr std::size_t kSysctlCap = 256;
 
 struct IntSysctl {
   std::string_view fact;

@@ -6,15 +6,9 @@
 
 #include <memory>
 
-namespace cvm::probe::detail {
+#include "probe/detail/c_free.h"
 
-template <auto Fn>
-struct CFree {
-  template <typename T>
-  void operator()(T* p) const noexcept {
-    (void)Fn(p);
-  }
-};
+namespace cvm::probe::detail {
 
 // blkid_probe is itself a pointer type (struct blkid_struct_probe*).
 using BlkidProbePtr =

@@ -6,11 +6,13 @@
 
 #include "probe/fact_catalog.h"
 #include "probe/registry.h"
+#include "tests/support/fixture.h"
 #include "tests/support/temp_tree.h"
 
 namespace cvm::probe {
 namespace {
 
+using cvm::testing::ScanTree;
 using cvm::testing::TempTree;
 
 TEST(ArchFromRelease, Table) {
@@ -31,12 +33,6 @@ TEST(ArchFromRelease, Table) {
     SCOPED_TRACE(row.release);
     EXPECT_EQ(ArchFromRelease(row.release), row.arch);
   }
-}
-
-Facts ScanTree(const TempTree& t) {
-  auto root = HostRoot::Open(t.path());
-  EXPECT_TRUE(root);
-  return RunProbes(*root);
 }
 
 TEST(ArchProbe, SysctlWins) {

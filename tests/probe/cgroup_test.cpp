@@ -5,11 +5,13 @@
 #include "probe/fact_catalog.h"
 #include "probe/registry.h"
 #include "tests/support/data.h"
+#include "tests/support/fixture.h"
 #include "tests/support/temp_tree.h"
 
 namespace cvm::probe {
 namespace {
 
+using cvm::testing::ScanTree;
 using cvm::testing::TempTree;
 
 TEST(CgroupLayout, ThisMachineIsHybrid) {
@@ -54,12 +56,6 @@ TEST(CgroupLayout, NoCgroupMounts) {
   EXPECT_EQ(CgroupLayoutFromMounts(ParseMountInfo("1 0 8:1 / / rw - ext4 /dev/sda rw\n"))
                 .version,
             "");
-}
-
-Facts ScanTree(const TempTree& t) {
-  auto root = HostRoot::Open(t.path());
-  EXPECT_TRUE(root);
-  return RunProbes(*root);
 }
 
 TEST(CgroupProbe, V2ControllersComeFromTheHierarchy) {

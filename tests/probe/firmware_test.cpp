@@ -4,21 +4,17 @@
 
 #include "probe/fact_catalog.h"
 #include "probe/registry.h"
+#include "tests/support/fixture.h"
 #include "tests/support/temp_tree.h"
 
 namespace cvm::probe {
 namespace {
 
+using cvm::testing::ScanTree;
 using cvm::testing::TempTree;
 
 constexpr const char* kVar =
     "sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c";
-
-Facts ScanTree(const TempTree& t) {
-  auto root = HostRoot::Open(t.path());
-  EXPECT_TRUE(root);
-  return RunProbes(*root);
-}
 
 // efivarfs prefixes the 4-byte attributes: 0x06 = BOOTSERVICE_ACCESS |
 // RUNTIME_ACCESS, as `od -An -t x1` shows on a Secure Boot host

@@ -3,18 +3,14 @@
 #include <gtest/gtest.h>
 
 #include "probe/registry.h"
+#include "tests/support/fixture.h"
 #include "tests/support/temp_tree.h"
 
 namespace cvm::probe {
 namespace {
 
+using cvm::testing::ScanTree;
 using cvm::testing::TempTree;
-
-Facts ScanTree(const TempTree& t) {
-  auto root = HostRoot::Open(t.path());
-  EXPECT_TRUE(root);
-  return RunProbes(*root);
-}
 
 TEST(HostToolsProbe, FoundNotFoundAndNotExecutable) {
   TempTree t;

@@ -5,20 +5,16 @@
 #include "probe/fact_catalog.h"
 #include "probe/registry.h"
 #include "tests/support/data.h"
+#include "tests/support/fixture.h"
 #include "tests/support/temp_tree.h"
 
 namespace cvm::probe {
 namespace {
 
+using cvm::testing::ScanTree;
 using cvm::testing::TempTree;
 
 constexpr const char* kConfigGz = "tests/data/kernel-config/6.18.44-fc-v595.config.gz";
-
-Facts ScanTree(const TempTree& t) {
-  auto root = HostRoot::Open(t.path());
-  EXPECT_TRUE(root);
-  return RunProbes(*root);
-}
 
 std::vector<ProbeError> BuildErrors(const Facts& f) {
   std::vector<ProbeError> out;

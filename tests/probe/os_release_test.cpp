@@ -7,11 +7,13 @@
 #include "probe/fact_catalog.h"
 #include "probe/registry.h"
 #include "tests/support/data.h"
+#include "tests/support/fixture.h"
 #include "tests/support/temp_tree.h"
 
 namespace cvm::probe {
 namespace {
 
+using cvm::testing::ScanTree;
 using cvm::testing::TempTree;
 
 std::map<std::string, FactValue> AsMap(const OsInfo& info) {
@@ -129,12 +131,6 @@ TEST(DebianVersion, MajorBecomesVersionId) {
   EXPECT_EQ(Str(m, kOsVersion), "8.11");
   auto sid = AsMap(OsInfoFromDebianVersion("bookworm/sid\n"));
   EXPECT_EQ(Str(sid, kOsVersionId), "<absent>");
-}
-
-Facts ScanTree(const TempTree& t) {
-  auto root = HostRoot::Open(t.path());
-  EXPECT_TRUE(root);
-  return RunProbes(*root);
 }
 
 TEST(OsReleaseProbe, PrefersEtcOverUsrLib) {

@@ -70,6 +70,12 @@ Fixture::Fixture(const std::string& name) {
   }
 }
 
+probe::Facts ScanTree(const TempTree& tree, const probe::ProbeOptions& options) {
+  auto root = probe::HostRoot::Open(tree.path());
+  if (!root) throw std::runtime_error(root.error().message);
+  return probe::RunProbes(*root, options);
+}
+
 probe::Facts Fixture::Scan(const probe::ProbeOptions& options) const {
   auto root = probe::HostRoot::Open(root_);
   if (!root) throw std::runtime_error(root.error().message);

@@ -31,6 +31,9 @@ class Fixture {
   std::optional<probe::NodeInfo> node_;
 };
 
+// A whole scan of a temporary tree, as a folder root.
+probe::Facts ScanTree(const TempTree& tree, const probe::ProbeOptions& options = {});
+
 // Every fixtures/<name> with a root/ folder, sorted.
 std::vector<std::string> FixtureNames();
 
