@@ -19,6 +19,7 @@ TEST_PACKAGES=(
   kmod xz-utils zstd
   umockdev libumockdev-dev udev
   e2fsprogs xfsprogs btrfs-progs
+  rsync iptables
 )
 
 install_missing() {
