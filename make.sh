@@ -21,6 +21,7 @@ TEST_PACKAGES=(
   e2fsprogs xfsprogs btrfs-progs
   libbenchmark-dev
   rpm dpkg-dev
+  rsync iptables
 )
 
 install_missing() {
