@@ -276,6 +276,11 @@ ProbeOutput ProbeKernelModules(const ProbeContext& ctx) noexcept {
         source = *file ? (*file)->source
                        : index->dir + "/modules.dep.bin, " + index->dir +
                              "/modules.builtin, " + loaded.source;
+      } else if (builtin == false && !is_loaded.has_value() && file && *file) {
+        // Without /proc/modules (a folder root) "loaded" is unknown, but
+        // the index does resolve a module file: it is at least available.
+        state = "available";
+        source = (*file)->source;
       } else if (!builtin.has_value() && is_loaded == false && file && *file &&
                  (*file)->origin == "insmod") {
         // An out-of-index file that is not loaded: loadable with insmod.

@@ -8,7 +8,9 @@
 // State: builtin (modules.builtin), loaded (/proc/modules), available (the
 // index resolves a module file), absent. Without /lib/modules/<release>
 // (COS, minimal VMs) only `loaded` can be told, with one error for the
-// rest; without /proc/modules only `builtin` can (error for the rest).
+// rest; without /proc/modules `builtin` and, for modules the index
+// resolves, `available` can (whether they are also loaded is unknown);
+// modules the index does not know stay unknown (they may be insmod-ed).
 
 #include <set>
 #include <string>
