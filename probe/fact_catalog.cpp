@@ -278,12 +278,16 @@ constexpr FactSpec kCatalog[] = {
      "containerd's version (`1.7.15`, `1.6.20~ds1`); where it came from is "
      "in runtime.containerd.source."},
     {kRuntimeContainerdPackage, T::kString, "runtime",
-     "/var/lib/dpkg/info/*.list, /lib/apk/db/installed",
+     "/var/lib/dpkg/info/*.list, /lib/apk/db/installed, the rpm database "
+     "(/var/lib/rpm or /usr/lib/sysimage/rpm, read by librpm from a private "
+     "copy)",
      "The package that owns the containerd binary (`containerd.io`, "
      "`containerd`)."},
     {kRuntimeContainerdPackageVersion, T::kString, "runtime",
-     "/var/lib/dpkg/status (and status.d/), /lib/apk/db/installed",
-     "That package's full version (`1.5.11-1`)."},
+     "/var/lib/dpkg/status (and status.d/), /lib/apk/db/installed, the "
+     "rpm database",
+     "That package's full version (`1.5.11-1`; rpm: [epoch:]version-release, "
+     "`1.6.21-3.1.el8`)."},
     {kRuntimeContainerdPath, T::kString, "runtime", "as runtime.binaries",
      "In-root path of the containerd binary."},
     {kRuntimeContainerdSource, T::kString, "runtime", "the probe",

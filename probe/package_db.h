@@ -13,7 +13,7 @@ struct Package {
   std::string name;
   std::string version;
   std::string arch;
-  std::vector<std::string> files;  // apk only: owned paths, "/usr/bin/runc"
+  std::vector<std::string> files;  // apk and rpm: owned paths, "/usr/bin/runc"
   bool operator==(const Package&) const = default;
 };
 

@@ -8,6 +8,7 @@
 #include "probe/fact_catalog.h"
 #include "probe/go_buildinfo.h"
 #include "probe/package_db.h"
+#include "probe/rpm_db.h"
 #include "probe/runtime_config.h"
 #include "probe/runtime_version.h"
 
@@ -52,7 +53,8 @@ struct Found {
 };
 
 struct Owner {
-  std::string package, version, db;  // db: dpkg | apk
+  std::string package, version, db;  // db: dpkg | apk | rpm
+  std::string db_file;               // in-root, for the facts' `from`
 };
 
 class RuntimeProbe {
@@ -189,7 +191,7 @@ class RuntimeProbe {
           continue;
         }
         for (const auto& path : ParseDpkgList(*text)) {
-          AddOwned(path, {p.name, p.version, "dpkg"});
+          AddOwned(path, {p.name, p.version, "dpkg", "/var/lib/dpkg/status"});
         }
         break;
       }
@@ -197,10 +199,20 @@ class RuntimeProbe {
     auto apk = ctx_.root.ReadFile("/lib/apk/db/installed", kStatusCap);
     if (apk) {
       for (const auto& p : ParseApkInstalled(*apk)) {
-        for (const auto& path : p.files) AddOwned(path, {p.name, p.version, "apk"});
+        for (const auto& path : p.files) {
+          AddOwned(path, {p.name, p.version, "apk", "/lib/apk/db/installed"});
+        }
       }
     } else if (apk.error().code != ENOENT) {
       out_.AddError(apk.error());
+    }
+    auto rpm = ReadRpmDb(ctx_.root, kOwnerPackages);
+    if (rpm) {
+      for (const auto& p : rpm->packages) {
+        for (const auto& path : p.files) AddOwned(path, {p.name, p.version, "rpm", rpm->file});
+      }
+    } else if (rpm.error().code != ENOENT) {
+      out_.AddError(rpm.error());
     }
   }
 
@@ -220,7 +232,7 @@ class RuntimeProbe {
     auto own = owned_.find(f.canonical);
     if (own != owned_.end()) {
       const Owner& o = own->second;
-      std::string db_file = o.db == "dpkg" ? "/var/lib/dpkg/status" : "/lib/apk/db/installed";
+      const std::string& db_file = o.db_file;
       if (detailed) {
         out_.Set(Fact(key, "package"), o.package, db_file);
         out_.Set(Fact(key, "package_version"), o.version, db_file);

@@ -60,9 +60,9 @@ TEST(RuntimeProbe, ContainerdIoShipsItsRunc) {
 
 TEST(RuntimeProbe, ContainerdIoMissingFromTheTableIsAnError) {
   TempTree t;
-  ContainerdIo(t, "1.6.21-1");
+  ContainerdIo(t, "1.6.24-1");
   Facts f = Scan(t);
-  EXPECT_EQ(*f.GetString(kRuntimeRuncPackageVersion), "1.6.21-1");
+  EXPECT_EQ(*f.GetString(kRuntimeRuncPackageVersion), "1.6.24-1");
   EXPECT_FALSE(f.Has(kRuntimeRuncVersion));
   bool named = false;
   for (const auto& e : f.errors()) {
