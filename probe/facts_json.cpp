@@ -95,11 +95,22 @@ json FactsToJson(const Facts& facts) {
   json tree = json::object();
   json sources = json::object();
   for (const auto& [name, fact] : facts.all()) {
-    std::string pointer = "/" + name;
-    for (auto& c : pointer) {
-      if (c == '.') c = '/';
+    // Walk the dots by hand: a json_pointer would make an all-digit
+    // component ("x.0") an array index.
+    json* node = &tree;
+    std::size_t start = 0;
+    for (;;) {
+      std::size_t dot = name.find('.', start);
+      std::string key = name.substr(start, dot - start);
+      if (dot == std::string::npos) {
+        (*node)[key] = ValueToJson(fact.value);
+        break;
+      }
+      json& child = (*node)[key];
+      if (!child.is_object()) child = json::object();
+      node = &child;
+      start = dot + 1;
     }
-    tree[json::json_pointer(pointer)] = ValueToJson(fact.value);
     sources[name] = fact.source;
   }
   out["facts"] = std::move(tree);

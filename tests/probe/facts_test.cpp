@@ -35,6 +35,20 @@ TEST(FactsJson, NestsByDottedName) {
   EXPECT_EQ(j["probes"][0]["name"], "kernel");
 }
 
+TEST(FactsJson, DigitComponentsStayObjectKeys) {
+  Facts f;
+  f.Set("kernel.modules.9p", std::string("absent"), "/lib/modules");
+  auto j = FactsToJson(f);
+  ASSERT_TRUE(j["facts"]["kernel"]["modules"].is_object());
+  EXPECT_EQ(j["facts"]["kernel"]["modules"]["9p"], "absent");
+  f.Set("x.0", std::int64_t{1}, "");
+  auto k = FactsToJson(f);
+  EXPECT_TRUE(k["facts"]["x"].is_object());
+  auto back = FactsFromJson(k);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->GetInt("x.0"), 1);
+}
+
 TEST(FactsJson, RoundTrips) {
   Facts before = Sample();
   auto after = FactsFromJson(FactsToJson(before));
