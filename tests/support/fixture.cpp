@@ -4,6 +4,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <sys/stat.h>
+
 #include <nlohmann/json.hpp>
 
 #include "probe/registry.h"
@@ -38,6 +40,17 @@ Fixture::Fixture(const std::string& name) {
       if (!fs::exists(src)) {
         throw std::runtime_error(name + "/overlays: " + src +
                                  " is missing; its CTest setup has not run");
+      }
+      if (fs::is_character_file(src)) {  // a device node (made by a setup
+        // step as root): made again at exactly `to`, same numbers and mode
+        struct stat st {};
+        fs::create_directories(fs::path(copy_->Abs(to)).parent_path());
+        if (::stat(src.c_str(), &st) != 0 ||
+            ::mknod(copy_->Abs(to).c_str(), st.st_mode, st.st_rdev) != 0) {
+          throw std::runtime_error(name + "/overlays: cannot make the device node " +
+                                   to + " from " + src + " (mknod needs root)");
+        }
+        continue;
       }
       if (fs::is_regular_file(src)) {  // one file: placed at exactly `to`
         fs::create_directories(fs::path(copy_->Abs(to)).parent_path());

@@ -3,7 +3,8 @@
 // setup generated for it (fixtures/<name>/overlays: lines "<cache dir>
 // <in-root dir>", copied from build/test-cache/ into a temporary copy of
 // the root: depmod trees, mkfs images, unpacked packages; a cached file is
-// copied to exactly the in-root path given), plus the node
+// copied to exactly the in-root path given, a cached character device made
+// again there with mknod), plus the node
 // object of agent mode (fixtures/<name>/node.json, a real `kubectl get node
 // -o json` excerpt) when there is one.
 
