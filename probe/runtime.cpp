@@ -249,6 +249,11 @@ class RuntimeProbe {
         }
       } else {
         version = UpstreamVersion(o.version);
+        // Nestybox's sysbox-ce/-ee packages are versioned "0.6.1.linux"
+        // (and "0.5.0-0.linux"): the Sysbox release is the part before it.
+        if (key == "sysbox" && version.ends_with(".linux")) {
+          version.resize(version.size() - 6);
+        }
         source = o.db;
         where = db_file;
       }

@@ -62,7 +62,7 @@ const std::map<std::string, std::string> kKnownGaps = {
     {"cached-autoload-lib-modules-writable",
      "never fail: no complete real mountinfo of Flatcar (/usr ro), COS (/ ro) or Bottlerocket found yet; a 5-line GKE COS excerpt in a README of unknown repository lacks the /var mount and was not used"},
     {"storage-var-lib-free-space",
-     "never pass fail: no fixture yet"},
+     "never pass fail: free_bytes is measured only when the root's /proc is a live procfs (probe/storage.h), never in a fixture folder; StorageProbe.FreeBytesOnLocalTypesOnly (tests/probe/storage_test.cpp) covers the measurement"},
     {"userns-unprivileged-clone",
      "never fail: no public reading of a real host with kernel.unprivileged_userns_clone = 0 found (only hardening configs that set it)"},
     {"userns-max-nonzero",
