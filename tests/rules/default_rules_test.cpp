@@ -35,6 +35,8 @@ const std::map<std::string, std::string> kKnownGaps = {
      "never unknown: the kubelet version comes from the node object or not at all; without one (a one-shot scan) the check is skipped by design, so unknown cannot happen"},
     {"kubernetes-version-coder-v1",
      "never unknown: the kubelet version comes from the node object or not at all; without one (a one-shot scan) the check is skipped by design, so unknown cannot happen"},
+    {"runc-1.2-needs-sysbox-0.6.6",
+     "never pass: no fixture yet"},
     {"containerd-2.0.1-2.0.4-with-sysbox-0.7",
      "never pass fail: ubuntu-24.04-sysbox-0.7.1 makes it unknown (no containerd version); no real Sysbox 0.7 node with a readable containerd 2.0.1-2.0.4 (fail) or a dpkg/node-object containerd version (pass) was found yet (nestybox/sysbox#1013 has 0.7.0 with containerd 2.2.1, but through sysbox-deploy-k8s, so no package gives Sysbox's version)"},
     {"shiftfs-or-idmapped-mounts",
