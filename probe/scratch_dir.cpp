@@ -1,6 +1,5 @@
 #include "probe/scratch_dir.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -11,6 +10,7 @@
 #include <vector>
 
 #include "probe/detail/unique_fd.h"
+#include "probe/host_root.h"
 
 namespace cvm::probe {
 namespace {
@@ -57,15 +57,12 @@ ScratchDir::ScratchDir(ScratchDir&& other) noexcept
 ScratchDir::~ScratchDir() {
   if (path_.empty()) return;
   // Flat: only files, which this process and the library it serves made.
-  std::vector<std::string> names;
-  if (DIR* d = ::opendir(path_.c_str())) {
-    while (dirent* e = ::readdir(d)) {
-      std::string_view n = e->d_name;
-      if (n != "." && n != "..") names.emplace_back(n);
+  // Listed through HostRoot, the one door that reads directories.
+  if (auto dir = HostRoot::Open(path_, Resolver::kWalk)) {
+    if (auto entries = dir->ListDir("/")) {
+      for (const auto& e : *entries) (void)::unlink((path_ + "/" + e.name).c_str());
     }
-    ::closedir(d);
   }
-  for (const auto& n : names) (void)::unlink((path_ + "/" + n).c_str());
   (void)::rmdir(path_.c_str());
 }
 
