@@ -14,7 +14,9 @@ cache=${1:?usage: runtime_debs.sh CACHE_DIR}
 mkdir -p "$cache/debs"
 cd "$cache/debs"
 if ! ls runc_*.deb >/dev/null 2>&1 || ! ls containerd_*.deb >/dev/null 2>&1; then
-  apt-get download runc containerd
+  # A machine whose package lists were never fetched (or were cleaned)
+  # cannot locate the packages: fetch the lists once and try again.
+  apt-get download runc containerd || { apt-get update -qq && apt-get download runc containerd; }
 fi
 rm -rf "$cache/root.tmp" "$cache/bare.tmp"
 root="$cache/root.tmp"
