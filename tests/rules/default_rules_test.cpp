@@ -21,8 +21,6 @@ namespace fs = std::filesystem;
 
 // rule id -> statuses it still may miss, and why.
 const std::map<std::string, std::string> kKnownGaps = {
-    {"gpu-nvidia-device-nodes",
-     "never fail: needs a node with the NVIDIA driver loaded (/proc/driver/nvidia/version) and a /dev without nvidia0/nvidiactl; no public report with both readings of one machine was found yet (passing: gpu-nvidia-dell-bare-metal, nodes made by tests/setup/make_dev_nodes.sh)"},
     {"gpu-support-is-beta",
      "never pass: a notice: fails whenever it applies, by design"},
     {"gpu-not-with-cached-cvms",
