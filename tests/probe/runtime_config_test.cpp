@@ -28,6 +28,7 @@ TEST(ContainerdConfigParse, RealFiles) {
       {"k3s-v2-nvidia-operator.toml", 2, {"runc", "nvidia"}},
       {"k0s-v3-sysbox-dropin.toml", 3, {"sysbox-runc"}},
       {"k3s-legacy-v1-nvidia.toml", 1, {"nvidia"}},
+      {"gke-cos-config.toml", 2, {"runc"}},
   };
   for (const auto& row : rows) {
     SCOPED_TRACE(row.file);
