@@ -5,7 +5,9 @@
 # Each installs the Debian packages it is missing (as root, or through
 # sudo), configures once and builds incrementally into build/.
 set -euo pipefail
-cd "$(dirname "$0")"
+caller_dir=$PWD  # scan options such as --root stay relative to where you ran it
+repo=$(cd "$(dirname "$0")" && pwd)
+cd "$repo"
 
 # Debian 12 packages. Build: what the binary links. Test: what the test
 # suites use on top (real tools whose output the tests read).
@@ -55,7 +57,8 @@ case "$cmd" in
   scan)
     install_missing "${BUILD_PACKAGES[@]}"
     build >&2
-    exec ./build/cvm-preflight scan "$@"
+    cd "$caller_dir"
+    exec "$repo/build/cvm-preflight" scan "$@"
     ;;
   test)
     install_missing "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
