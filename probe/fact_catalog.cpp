@@ -120,6 +120,11 @@ constexpr FactSpec kCatalog[] = {
      "Debian/Ubuntu's switch for unprivileged user namespaces; left out "
      "without error on a live procfs that lacks it (a kernel without the "
      "patch does not gate them)."},
+    {kUsernsUnprivilegedClonePresent, T::kBool, "sysctl",
+     "/proc/sys/kernel/unprivileged_userns_clone",
+     "The kernel has the Debian/Ubuntu `unprivileged_userns_clone` knob; "
+     "false only when a live kernel lacks it, left out when unknown (a "
+     "folder root without the file)."},
     {kUsernsMax, T::kInt, "sysctl", "/proc/sys/user/max_user_namespaces",
      "user.max_user_namespaces; 0 forbids user namespaces."},
     {kApparmorEnabled, T::kBool, "sysctl",
@@ -130,6 +135,10 @@ constexpr FactSpec kCatalog[] = {
      "/proc/sys/kernel/apparmor_restrict_unprivileged_userns",
      "Ubuntu 23.10+'s restriction of unprivileged user namespaces; left out "
      "without error on a live procfs that lacks it."},
+    {kApparmorRestrictUnprivilegedUsernsPresent, T::kBool, "sysctl",
+     "/proc/sys/kernel/apparmor_restrict_unprivileged_userns",
+     "The kernel has Ubuntu's `apparmor_restrict_unprivileged_userns` knob; "
+     "false only when a live kernel lacks it, left out when unknown."},
     {kSysctlInotifyMaxQueuedEvents, T::kInt, "sysctl",
      "/proc/sys/fs/inotify/max_queued_events", "fs.inotify.max_queued_events."},
     {kSysctlInotifyMaxUserWatches, T::kInt, "sysctl",

@@ -63,10 +63,14 @@ inline constexpr std::string_view kKernelHeadersPresent = "kernel.headers.presen
 inline constexpr std::string_view kKernelHeadersPath = "kernel.headers.path";
 // user namespaces, AppArmor, sysctls
 inline constexpr std::string_view kUsernsUnprivilegedClone = "userns.unprivileged_clone";
+inline constexpr std::string_view kUsernsUnprivilegedClonePresent =
+    "userns.unprivileged_clone_present";
 inline constexpr std::string_view kUsernsMax = "userns.max";
 inline constexpr std::string_view kApparmorEnabled = "apparmor.enabled";
 inline constexpr std::string_view kApparmorRestrictUnprivilegedUserns =
     "apparmor.restrict_unprivileged_userns";
+inline constexpr std::string_view kApparmorRestrictUnprivilegedUsernsPresent =
+    "apparmor.restrict_unprivileged_userns_present";
 inline constexpr std::string_view kSysctlInotifyMaxQueuedEvents =
     "sysctl.fs.inotify.max_queued_events";
 inline constexpr std::string_view kSysctlInotifyMaxUserWatches =

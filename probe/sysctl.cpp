@@ -16,20 +16,24 @@ constexpr std::size_t kSysctlCap = 256;
 struct IntSysctl {
   std::string_view fact;
   std::string_view path;
-  bool optional;  // exists only on some kernels
+  // For knobs only some kernels have: the fact saying whether this one
+  // does (true; false when a live kernel lacks it; left out when unknown).
+  std::string_view present_fact = {};
 };
 constexpr IntSysctl kInts[] = {
-    {kUsernsUnprivilegedClone, "/proc/sys/kernel/unprivileged_userns_clone", true},
-    {kUsernsMax, "/proc/sys/user/max_user_namespaces", false},
+    {kUsernsUnprivilegedClone, "/proc/sys/kernel/unprivileged_userns_clone",
+     kUsernsUnprivilegedClonePresent},
+    {kUsernsMax, "/proc/sys/user/max_user_namespaces"},
     {kApparmorRestrictUnprivilegedUserns,
-     "/proc/sys/kernel/apparmor_restrict_unprivileged_userns", true},
-    {kSysctlInotifyMaxQueuedEvents, "/proc/sys/fs/inotify/max_queued_events", false},
-    {kSysctlInotifyMaxUserWatches, "/proc/sys/fs/inotify/max_user_watches", false},
-    {kSysctlInotifyMaxUserInstances, "/proc/sys/fs/inotify/max_user_instances", false},
-    {kSysctlKeysMaxkeys, "/proc/sys/kernel/keys/maxkeys", false},
-    {kSysctlKeysMaxbytes, "/proc/sys/kernel/keys/maxbytes", false},
-    {kSysctlPidMax, "/proc/sys/kernel/pid_max", false},
-    {kSysctlMaxMapCount, "/proc/sys/vm/max_map_count", false},
+     "/proc/sys/kernel/apparmor_restrict_unprivileged_userns",
+     kApparmorRestrictUnprivilegedUsernsPresent},
+    {kSysctlInotifyMaxQueuedEvents, "/proc/sys/fs/inotify/max_queued_events"},
+    {kSysctlInotifyMaxUserWatches, "/proc/sys/fs/inotify/max_user_watches"},
+    {kSysctlInotifyMaxUserInstances, "/proc/sys/fs/inotify/max_user_instances"},
+    {kSysctlKeysMaxkeys, "/proc/sys/kernel/keys/maxkeys"},
+    {kSysctlKeysMaxbytes, "/proc/sys/kernel/keys/maxbytes"},
+    {kSysctlPidMax, "/proc/sys/kernel/pid_max"},
+    {kSysctlMaxMapCount, "/proc/sys/vm/max_map_count"},
 };
 
 void ProbeApparmor(const ProbeContext& ctx, ProbeOutput& out) {
@@ -104,12 +108,17 @@ ProbeOutput ProbeSysctl(const ProbeContext& ctx) noexcept {
     for (const IntSysctl& s : kInts) {
       if (!any_dir) break;
       auto text = ctx.root.ReadFile(s.path, kSysctlCap);
+      bool optional = !s.present_fact.empty();
       if (!text) {
         // Absent on a live kernel: the kernel does not have this knob.
-        if (s.optional && live && text.error().code == ENOENT) continue;
+        if (optional && live && text.error().code == ENOENT) {
+          out.Set(s.present_fact, false, std::string(s.path) + " (absent on a live kernel)");
+          continue;
+        }
         out.AddError(text.error());
         continue;
       }
+      if (optional) out.Set(s.present_fact, true, s.path);
       auto v = ParseSysctlInt(*text);
       if (!v) {
         out.AddError(MakeError(std::string(s.path), v.error().message));
