@@ -331,14 +331,20 @@ Result<UniqueFd> HostRoot::Reopen(const Resolved& r, std::string_view display,
   return fd;
 }
 
-Result<std::string> HostRoot::ReadFile(std::string_view path,
-                                       std::size_t cap) const {
-  std::string display = NormalizeInRootPath(path);
+// Resolves a path and opens it for reading, refusing anything but a
+// regular file before it is opened.
+Result<UniqueFd> HostRoot::OpenRegular(std::string_view display) const {
   auto r = ResolveFd(display, /*follow_last=*/true);
   if (!r) return r.error();
   FileType type = TypeOf(r->st.st_mode);
   if (type != FileType::kRegular) return RefusedType(display, type);
-  auto fd = Reopen(*r, display, O_RDONLY);
+  return Reopen(*r, display, O_RDONLY);
+}
+
+Result<std::string> HostRoot::ReadFile(std::string_view path,
+                                       std::size_t cap) const {
+  std::string display = NormalizeInRootPath(path);
+  auto fd = OpenRegular(display);
   if (!fd) return fd.error();
   return ReadBounded(fd->get(), display, cap);
 }
@@ -357,11 +363,7 @@ Result<std::string> HostRoot::ReadRange(std::string_view path,
   if (offset > static_cast<std::uint64_t>(INT64_MAX) - length) {
     return ErrnoError(EINVAL, display);
   }
-  auto r = ResolveFd(display, /*follow_last=*/true);
-  if (!r) return r.error();
-  FileType type = TypeOf(r->st.st_mode);
-  if (type != FileType::kRegular) return RefusedType(display, type);
-  auto fd = Reopen(*r, display, O_RDONLY);
+  auto fd = OpenRegular(display);
   if (!fd) return fd.error();
   std::string out(length, '\0');
   std::size_t got = 0;

@@ -126,6 +126,7 @@ class HostRoot {
   Result<Resolved> Openat2(std::string_view display, bool follow_last) const;
   Result<detail::UniqueFd> Reopen(const Resolved& r, std::string_view display,
                                   int flags) const;
+  Result<detail::UniqueFd> OpenRegular(std::string_view display) const;
 
   std::shared_ptr<const State> state_;
 };

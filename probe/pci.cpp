@@ -34,6 +34,11 @@ bool IsDisplayClass(std::uint32_t class_code) {
   return cls == 0x0300 || cls == 0x0302 || cls == 0x0380;
 }
 
+void SortByAddress(std::vector<PciDevice>& devices) {
+  std::sort(devices.begin(), devices.end(),
+            [](const PciDevice& a, const PciDevice& b) { return a.address < b.address; });
+}
+
 PciScan ReadPciDevicesFromRoot(const HostRoot& root) {
   PciScan scan;
   scan.source = std::string(kPciDevices);
@@ -80,10 +85,7 @@ PciScan ReadPciDevicesFromRoot(const HostRoot& root) {
     }
     scan.devices.push_back(std::move(d));
   }
-  std::sort(scan.devices.begin(), scan.devices.end(),
-            [](const PciDevice& a, const PciDevice& b) {
-              return a.address < b.address;
-            });
+  SortByAddress(scan.devices);
   return scan;
 }
 

@@ -44,6 +44,9 @@ bool IsDisplayClass(std::uint32_t class_code);
 // says nothing about PCI: the caller decides); per-device errors are kept.
 PciScan ReadPciDevicesFromRoot(const HostRoot& root);
 
+// Puts devices in PCI address order, so both paths list them alike.
+void SortByAddress(std::vector<PciDevice>& devices);
+
 // The live host's display controllers through libudev (subsystem pci),
 // with model names from the udev hardware database where it knows them.
 PciScan ReadPciDevicesFromUdev();

@@ -102,10 +102,7 @@ PciScan ReadPciDevicesFromUdev() {
     d.model = ModelFromHwdb(hwdb.get(), d.vendor_id, d.device_id);
     scan.devices.push_back(std::move(d));
   }
-  std::sort(scan.devices.begin(), scan.devices.end(),
-            [](const PciDevice& a, const PciDevice& b) {
-              return a.address < b.address;
-            });
+  SortByAddress(scan.devices);
   return scan;
 }
 
