@@ -6,24 +6,11 @@
 namespace cvm::probe {
 namespace {
 
-using detail::IsSpace;
+using detail::SplitFields;
 using detail::SplitLines;
 using detail::TrimSpace;
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-
-std::vector<std::string_view> Words(std::string_view s) {
-  std::vector<std::string_view> out;
-  std::size_t i = 0;
-  while (i < s.size()) {
-    while (i < s.size() && IsSpace(s[i])) ++i;
-    std::size_t j = i;
-    while (j < s.size() && !IsSpace(s[j])) ++j;
-    if (j > i) out.push_back(s.substr(i, j - i));
-    i = j;
-  }
-  return out;
-}
 
 bool StartsWith(std::string_view s, std::string_view p) {
   return s.substr(0, p.size()) == p;
@@ -55,7 +42,7 @@ Result<RuncVersion> ParseRuncVersion(std::string_view text) {
   for (std::string_view line : SplitLines(text)) {
     line = TrimSpace(line);
     if (StartsWith(line, "runc version ")) {
-      auto w = Words(line.substr(13));
+      auto w = SplitFields(line.substr(13));
       if (!w.empty() && LooksLikeVersion(w[0])) {
         out.version = StripV(w[0]);
         found = true;
@@ -77,7 +64,7 @@ Result<RuncVersion> ParseRuncVersion(std::string_view text) {
 
 Result<ContainerdVersion> ParseContainerdVersion(std::string_view text) {
   for (std::string_view line : SplitLines(text)) {
-    auto w = Words(line);
+    auto w = SplitFields(line);
     if (w.size() < 3 || w[0] != "containerd") continue;
     ContainerdVersion out;
     if (w[1] == "version") {  // 0.2.x: "containerd version 0.2.4 commit: X"
@@ -101,7 +88,7 @@ Result<ContainerdVersion> ParseContainerdVersion(std::string_view text) {
 
 Result<std::string> ParseToolVersion(std::string_view text) {
   for (std::string_view line : SplitLines(text)) {
-    auto w = Words(line);
+    auto w = SplitFields(line);
     for (std::size_t i = 0; i + 1 < w.size(); ++i) {
       std::string word;
       for (char c : w[i]) word += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
