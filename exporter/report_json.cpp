@@ -20,6 +20,10 @@ json VerdictsJson(const rules::Evaluation& ev) {
   for (const auto& v : ev.verdicts) {
     out[v.name] = {{"value", std::string(rules::TriName(v.value))},
                    {"because", v.because}};
+    if (const auto* note = rules::NoteOf(v.name)) {
+      out[v.name]["note"] = std::string(note->text);
+      out[v.name]["note_sources"] = std::string(note->sources);
+    }
   }
   return out;
 }

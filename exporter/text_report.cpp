@@ -136,6 +136,11 @@ void WriteTextReport(const rules::Report& report, const TextOptions& options,
     if (v.value == rules::Tri::kTrue) out << "every error check passes";
     out << "\n";
   }
+  for (const auto& n : rules::kVerdictNotes) {
+    out << "  " << st.Dim("Note on " + std::string(n.verdict) + ": " + std::string(n.text) +
+                          " (" + std::string(n.sources) + ")")
+        << "\n";
+  }
   // One line on the other profiles, when any differs.
   std::string differs;
   for (const auto& p : report.profiles) {

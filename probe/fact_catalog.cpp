@@ -72,6 +72,10 @@ constexpr FactSpec kCatalog[] = {
      "The runtime the kubelet reports (`containerd://1.7.15`)."},
     {kNodeProviderId, T::kString, "inputs", "the node object, spec.providerID (agent mode)",
      "The cloud provider's id of the node (`aws:///us-east-1a/i-0abc`)."},
+    {kSettingsAgent, T::kBool, "inputs", "the agent (true) or a one-shot `scan` (false)",
+     "The scan runs as the agent, which expects the node object; rules that need "
+     "`node.*` facts are skipped in a one-shot scan and unknown in an agent "
+     "that could not read its node."},
     {kSettingsCoderShiftfsAutoload, T::kBool, "inputs",
      "`scan --coder-shiftfs-autoload` / the agent's setting",
      "Coder's \"Auto loading of the shiftfs kernel module\" is on (default off)."},

@@ -92,6 +92,7 @@ inline constexpr std::string_view kNodeKubeletVersion = "node.kubelet_version";
 inline constexpr std::string_view kNodeContainerRuntimeVersion =
     "node.container_runtime_version";
 inline constexpr std::string_view kNodeProviderId = "node.provider_id";
+inline constexpr std::string_view kSettingsAgent = "settings.agent";
 inline constexpr std::string_view kSettingsCoderShiftfsAutoload =
     "settings.coder_shiftfs_autoload";
 // gpu, nvidia-driver

@@ -8,7 +8,13 @@ ProbeOutput ProbeInputs(const ProbeContext& ctx) noexcept {
   return Guarded([&](ProbeOutput& out) {
     out.Set(kSettingsCoderShiftfsAutoload, ctx.options.coder_shiftfs_autoload,
             "--coder-shiftfs-autoload");
-    if (ctx.node == nullptr) return;
+    out.Set(kSettingsAgent, ctx.options.agent, ctx.options.agent ? "agent" : "scan");
+    if (ctx.node == nullptr) {
+      if (ctx.options.agent) {
+        out.AddError(MakeError("", "agent mode without the node object: node.* facts unknown"));
+      }
+      return;
+    }
     if (!ctx.node->kubelet_version.empty()) {
       out.Set(kNodeKubeletVersion, ctx.node->kubelet_version,
               "node status.nodeInfo.kubeletVersion");

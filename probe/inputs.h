@@ -4,8 +4,10 @@
 // Reads: nothing on the host; ProbeContext::node and ProbeContext::options.
 // Facts: node.kubelet_version, node.container_runtime_version,
 //        node.provider_id (agent mode only), settings.coder_shiftfs_autoload.
-// No node object (a one-shot scan) leaves the node.* facts out, silently:
-// the rules that need them are skipped, not unknown.
+// Facts: settings.agent. No node object leaves the node.* facts out: in a
+// one-shot scan silently (the rules that need them are skipped, not
+// unknown); in agent mode with an error (the read failed: those rules are
+// unknown).
 
 #include "probe/probe.h"
 

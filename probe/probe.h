@@ -27,6 +27,10 @@ struct ProbeOptions {
   // Coder's "Auto loading of the shiftfs kernel module" setting: cached CVMs
   // then need /usr/src and /lib/modules writable.
   bool coder_shiftfs_autoload = false;
+  // The scan runs as the agent, which reads the node object: node.* facts
+  // are expected, and their absence (the read failed) makes the rules that
+  // need them unknown instead of skipped.
+  bool agent = false;
 };
 
 struct ProbeContext {

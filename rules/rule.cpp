@@ -128,4 +128,11 @@ bool IsVerdict(std::string_view name) {
   return false;
 }
 
+const VerdictNote* NoteOf(std::string_view verdict) {
+  for (const auto& n : kVerdictNotes) {
+    if (n.verdict == verdict) return &n;
+  }
+  return nullptr;
+}
+
 }  // namespace cvm::rules

@@ -78,6 +78,25 @@ struct RuleSet {
 // The verdicts and profiles every rule set knows.
 inline constexpr std::string_view kVerdicts[] = {"cvm", "cvm-cached", "cvm-gpu"};
 
+// What a person should know of a verdict whatever the node: statements, not
+// checks (nothing on a node makes them pass), so they travel with the
+// verdict instead of posing as rules that can only fail.
+struct VerdictNote {
+  std::string_view verdict;
+  std::string_view text;
+  std::string_view sources;
+};
+inline constexpr VerdictNote kVerdictNotes[] = {
+    {"cvm-gpu",
+     "GPU CVMs are a beta feature in Coder, Sysbox has no official GPU "
+     "support, and GPUs do not work with cached CVMs: schedule GPU workspaces "
+     "as non-cached CVMs.",
+     "coder/docs:admin/workspace-management/cvms/index.md, "
+     "coder/docs:admin/workspace-management/cvms/management.md, nestybox/sysbox#50"},
+};
+// The note of a verdict, or nullptr.
+const VerdictNote* NoteOf(std::string_view verdict);
+
 struct Profile {
   std::string_view name;
   std::string_view description;

@@ -92,7 +92,10 @@ probe::Facts ScanTree(const TempTree& tree, const probe::ProbeOptions& options) 
 probe::Facts Fixture::Scan(const probe::ProbeOptions& options) const {
   auto root = probe::HostRoot::Open(root_);
   if (!root) throw std::runtime_error(root.error().message);
-  probe::Facts facts = probe::RunProbes(*root, options, node());
+  // node.json stands for the node object the agent reads.
+  probe::ProbeOptions opts = options;
+  if (node() != nullptr) opts.agent = true;
+  probe::Facts facts = probe::RunProbes(*root, opts, node());
   return facts;
 }
 
