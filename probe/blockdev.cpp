@@ -165,11 +165,13 @@ ProbeOutput ProbeBlockDevices(const ProbeContext& ctx) noexcept {
       if (m == nullptr) continue;
       if (name == "var_lib") {
         var_lib = m;
-      } else if (var_lib && m->major == var_lib->major && m->minor == var_lib->minor) {
+      } else if (var_lib && (read->table.has_ids
+                                 ? m->major == var_lib->major && m->minor == var_lib->minor
+                                 : m->source == var_lib->source)) {
         continue;  // the same device as /var/lib: nothing new to say
       }
       // No block device behind tmpfs, overlay, NFS and the like.
-      if (m->major == 0 && m->source.rfind("/dev/", 0) != 0) continue;
+      if ((m->major == 0 || !read->table.has_ids) && m->source.rfind("/dev/", 0) != 0) continue;
       ProbeOne(ctx, name, *m, out);
     }
   });

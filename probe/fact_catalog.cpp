@@ -244,7 +244,7 @@ constexpr FactSpec kCatalog[] = {
     {kHostPathResolved, T::kString, "storage", "the path resolved inside the root",
      "The canonical in-root path after symlinks (`/var/run` -> `/run`)."},
     {kHostPathFstype, T::kString, "storage",
-     "/proc/1/mountinfo, else /proc/self/mountinfo",
+     "/proc/1/mountinfo, else /proc/self/mountinfo, else /proc/mounts",
      "Filesystem type of the mount holding the path (longest mount point, "
      "the last mounted on top winning)."},
     {kHostPathSource, T::kString, "storage", "as hostpath.<name>.fstype",

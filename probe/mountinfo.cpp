@@ -25,6 +25,20 @@ bool HasOption(std::string_view list, std::string_view opt) {
   return false;
 }
 
+// Calls fn(line, "line N: ") for each non-blank line's fields.
+template <typename Fn>
+void ForEachLine(std::string_view text, Fn fn) {
+  std::size_t line_no = 0;
+  while (!text.empty()) {
+    ++line_no;
+    std::size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    auto f = SplitFields(line);
+    if (!f.empty()) fn(f, "line " + std::to_string(line_no) + ": ");
+  }
+}
+
 }  // namespace
 
 std::string UnescapeMountField(std::string_view field) {
@@ -65,20 +79,12 @@ std::string MountInfo::Propagation() const {
 
 MountTable ParseMountInfo(std::string_view text) {
   MountTable table;
-  std::size_t line_no = 0;
-  while (!text.empty()) {
-    ++line_no;
-    std::size_t nl = text.find('\n');
-    std::string_view line = text.substr(0, nl);
-    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
-    auto f = SplitFields(line);
-    if (f.empty()) continue;
-    std::string where = "line " + std::to_string(line_no) + ": ";
+  ForEachLine(text, [&](const std::vector<std::string_view>& f, const std::string& where) {
     std::size_t dash = 6;
     while (dash < f.size() && f[dash] != "-") ++dash;
     if (f.size() < 7 || dash + 2 >= f.size()) {
       table.warnings.push_back(where + "too few fields; line ignored");
-      continue;
+      return;
     }
     MountInfo m;
     auto colon = f[2].find(':');
@@ -87,7 +93,7 @@ MountTable ParseMountInfo(std::string_view text) {
         !ParseInt(f[2].substr(0, colon), m.major) ||
         !ParseInt(f[2].substr(colon + 1), m.minor)) {
       table.warnings.push_back(where + "bad mount id or device; line ignored");
-      continue;
+      return;
     }
     m.root = UnescapeMountField(f[3]);
     m.mount_point = UnescapeMountField(f[4]);
@@ -97,7 +103,30 @@ MountTable ParseMountInfo(std::string_view text) {
     m.source = UnescapeMountField(f[dash + 2]);
     if (dash + 3 < f.size()) m.super_options = std::string(f[dash + 3]);
     table.mounts.push_back(std::move(m));
-  }
+  });
+  return table;
+}
+
+MountTable ParseProcMounts(std::string_view text) {
+  MountTable table;
+  table.has_ids = false;
+  ForEachLine(text, [&](const std::vector<std::string_view>& f, const std::string& where) {
+    // The two trailing numbers (dump, pass) are always "0 0" in /proc.
+    if (f.size() < 4) {
+      table.warnings.push_back(where + "too few fields; line ignored");
+      return;
+    }
+    if (f[1].empty() || f[1].front() != '/') {
+      table.warnings.push_back(where + "mount point is not an absolute path; line ignored");
+      return;
+    }
+    MountInfo m;
+    m.source = UnescapeMountField(f[0]);
+    m.mount_point = UnescapeMountField(f[1]);
+    m.fstype = std::string(f[2]);
+    m.options = std::string(f[3]);
+    table.mounts.push_back(std::move(m));
+  });
   return table;
 }
 
@@ -119,13 +148,14 @@ const MountInfo* FindMountFor(const MountTable& table, std::string_view path) {
 Result<MountTableRead> ReadMountTable(const HostRoot& root) {
   Result<std::string> text = MakeError("", "");
   std::string_view source;
-  for (std::string_view path : {"/proc/1/mountinfo", "/proc/self/mountinfo"}) {
+  for (std::string_view path : {"/proc/1/mountinfo", "/proc/self/mountinfo", "/proc/mounts"}) {
     source = path;
     text = root.ReadFile(path, kMountInfoCap);
     if (text || text.error().code != ENOENT) break;
   }
   if (!text) return text.error();
-  return MountTableRead{ParseMountInfo(*text), std::string(source)};
+  MountTable table = source == "/proc/mounts" ? ParseProcMounts(*text) : ParseMountInfo(*text);
+  return MountTableRead{std::move(table), std::string(source)};
 }
 
 }  // namespace cvm::probe

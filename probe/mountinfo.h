@@ -40,9 +40,18 @@ struct MountInfo {
 struct MountTable {
   std::vector<MountInfo> mounts;  // file order: later mounts are on top
   std::vector<std::string> warnings;
+  // False for /proc/mounts: no mount ids, device numbers (all 0:0), roots
+  // or optional fields, so Propagation() would say "private" unknowing.
+  bool has_ids = true;
 };
 
 MountTable ParseMountInfo(std::string_view text);
+
+// The older /proc/mounts (fstab(5) layout, per proc(5)):
+//   server:/export / nfs rw,relatime,vers=3 0 0
+// source, mount point, type, options; octal escapes decoded. No mount ids,
+// roots, optional fields or superblock options (options holds them all).
+MountTable ParseProcMounts(std::string_view text);
 
 // Decodes proc(5) octal escapes; malformed escapes are kept as they are.
 std::string UnescapeMountField(std::string_view field);
@@ -54,14 +63,16 @@ const MountInfo* FindMountFor(const MountTable& table, std::string_view path);
 // The host's mount table and the in-root file it came from.
 struct MountTableRead {
   MountTable table;
-  std::string source;  // "/proc/1/mountinfo" or "/proc/self/mountinfo"
+  std::string source;  // "/proc/1/mountinfo", "/proc/self/mountinfo", "/proc/mounts"
 };
 
 inline constexpr std::size_t kMountInfoCap = 4 << 20;
 
-// Reads /proc/1/mountinfo, else /proc/self/mountinfo when the first does
-// not exist (ENOENT only; EACCES, ELOOP or EFBIG stop the chain). The
-// error of a root with neither has code ENOENT and names the last path.
+// Reads /proc/1/mountinfo, else /proc/self/mountinfo, else /proc/mounts
+// (kernels before 2.6.26 have no mountinfo), each next one only when the
+// one before does not exist (ENOENT only; EACCES, ELOOP or EFBIG stop the
+// chain). The error of a root with none has code ENOENT and names the last
+// path.
 // Parse warnings are in table.warnings for the caller to report.
 Result<MountTableRead> ReadMountTable(const HostRoot& root);
 

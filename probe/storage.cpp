@@ -195,7 +195,9 @@ ProbeOutput ProbeStorageWith(const ProbeContext& ctx,
       out.Set(Named(kHostPathSource, name), m->source, source);
       out.Set(Named(kHostPathMountPoint, name), m->mount_point, source);
       out.Set(Named(kHostPathReadonly, name), m->ReadOnly(), source);
-      out.Set(Named(kHostPathPropagation, name), m->Propagation(), source);
+      if (table->has_ids) {
+        out.Set(Named(kHostPathPropagation, name), m->Propagation(), source);
+      }
       if (IsNetworkFsType(m->fstype)) {
         network.push_back(std::string(path) + " " + m->fstype + " " + m->source);
       }

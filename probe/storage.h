@@ -1,6 +1,7 @@
 #pragma once
 // Host paths the Coder CVM docs name, and the mounts that hold them.
-// Reads: /proc/1/mountinfo, else /proc/self/mountinfo (ReadMountTable);
+// Reads: /proc/1/mountinfo, else /proc/self/mountinfo, else /proc/mounts
+//        (ReadMountTable; no propagation from the last);
 //        the paths of kHostPaths, resolved inside the root; statvfs of the
 //        local ones, in a child process killed after a deadline.
 // Facts: hostpath.<name>.{exists,resolved,fstype,source,mount_point,

@@ -1,4 +1,4 @@
-// libFuzzer target for the mountinfo parser and the lookups on its result.
+// libFuzzer target for the mountinfo and /proc/mounts parsers and the lookups on its result.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -7,6 +7,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
+  cvm::probe::MountTable legacy = cvm::probe::ParseProcMounts(text);
+  (void)cvm::probe::FindMountFor(legacy, "/var/lib");
   cvm::probe::MountTable table = cvm::probe::ParseMountInfo(text);
   for (const auto& m : table.mounts) {
     (void)m.ReadOnly();

@@ -66,6 +66,42 @@ TEST(MountInfoParse, MalformedEscapesAreKept) {
   EXPECT_EQ(UnescapeMountField("\\04"), "\\04");
 }
 
+// A diskless HPC compute node with its root on NFS (RHEL 7.6), as
+// treydock/gpfs_exporter's collectors/mount_test.go quotes its /proc/mounts
+// (tests/data/proc-mounts/SOURCES.md).
+TEST(ProcMountsParse, NfsRootNode) {
+  std::string text = cvm::testing::ReadText(
+      cvm::testing::SourcePath("tests/data/proc-mounts/osc-pitzer-nfs-root"));
+  MountTable t = ParseProcMounts(text);
+  EXPECT_TRUE(t.warnings.empty());
+  EXPECT_FALSE(t.has_ids);
+  ASSERT_EQ(t.mounts.size(), 5u);
+  const MountInfo* var_lib = FindMountFor(t, "/var/lib/kubelet");
+  ASSERT_NE(var_lib, nullptr);
+  EXPECT_EQ(var_lib->mount_point, "/");
+  EXPECT_EQ(var_lib->fstype, "nfs");
+  EXPECT_EQ(var_lib->source, "pitzer_root.ten.osc.edu:/pitzer_root_rhel76_1");
+  EXPECT_FALSE(var_lib->ReadOnly());
+  const MountInfo* users = FindMountFor(t, "/users/PZS0710/x");
+  ASSERT_NE(users, nullptr);
+  EXPECT_EQ(users->fstype, "nfs4");
+  EXPECT_EQ(FindMountFor(t, "/tmp")->source, "/dev/mapper/vg0-lv_tmp");
+}
+
+TEST(ProcMountsParse, EscapesAndBadLines) {
+  MountTable t = ParseProcMounts(
+      "/dev/sdb1 /media/usb\\040disk vfat ro,nosuid 0 0\n"
+      "\n"
+      "short line\n"
+      "none relative tmpfs rw 0 0\n");
+  ASSERT_EQ(t.mounts.size(), 1u);
+  EXPECT_EQ(t.mounts[0].mount_point, "/media/usb disk");
+  EXPECT_TRUE(t.mounts[0].ReadOnly());
+  ASSERT_EQ(t.warnings.size(), 2u);
+  EXPECT_EQ(t.warnings[0], "line 3: too few fields; line ignored");
+  EXPECT_EQ(t.warnings[1], "line 4: mount point is not an absolute path; line ignored");
+}
+
 TEST(MountInfoParse, RealDumpsParseCleanly) {
   std::string dir = cvm::testing::SourcePath("tests/data/mountinfo");
   for (const auto& name : cvm::testing::ListNames(dir, true)) {

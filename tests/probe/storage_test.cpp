@@ -61,6 +61,23 @@ TEST(ReadMountTable, PrefersPid1AndFallsBackOnlyOnEnoent) {
   EXPECT_EQ(got->table.mounts.at(0).source, "/dev/pid1");
 }
 
+TEST(ReadMountTable, ProcMountsIsTheLastResort) {
+  TempTree t;
+  t.Write("proc/mounts", "/dev/sda1 / ext4 rw,relatime 0 0\n");
+  auto root = HostRoot::Open(t.path());
+  auto got = ReadMountTable(*root);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->source, "/proc/mounts");
+  EXPECT_FALSE(got->table.has_ids);
+  EXPECT_EQ(got->table.mounts.at(0).source, "/dev/sda1");
+
+  t.Write("proc/self/mountinfo", "1 0 8:1 / / rw - ext4 /dev/self rw\n");
+  got = ReadMountTable(*root);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->source, "/proc/self/mountinfo");
+  EXPECT_TRUE(got->table.has_ids);
+}
+
 TEST(ReadMountTable, OtherErrorsStopTheChain) {
   TempTree t;
   t.Mkdir("proc/1/mountinfo");  // EISDIR, not ENOENT
@@ -220,7 +237,7 @@ TEST(StorageProbe, NoMountTableLeavesMountFactsOutWithOneError) {
   EXPECT_FALSE(f.Has("hostpath.var_lib.free_bytes"));
   EXPECT_FALSE(f.Has(kStorageNetworkFilesystems));
   ASSERT_EQ(f.errors().size(), 1u);
-  EXPECT_EQ(f.errors()[0].path, "/proc/self/mountinfo");
+  EXPECT_EQ(f.errors()[0].path, "/proc/mounts");
 }
 
 TEST(StorageProbe, FreeBytesOnLocalTypesOnly) {
