@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <charconv>
+#include <vector>
 
 #include "probe/fact_catalog.h"
 #include "probe/detail/text.h"
@@ -92,21 +93,11 @@ Result<bool> ParseKernelBool(std::string_view text) {
 ProbeOutput ProbeSysctl(const ProbeContext& ctx) noexcept {
   return Guarded([&](ProbeOutput& out) {
     bool live = ctx.root.HasProcfs();
-    // A folder root with only /proc/sys/kernel/osrelease (most fixtures,
-    // images) holds no sysctl values: one error, not ten.
-    bool any_dir = false;
-    for (std::string_view dir : {"/proc/sys/fs", "/proc/sys/user", "/proc/sys/vm"}) {
-      auto st = ctx.root.Stat(dir);
-      if (st || st.error().code != ENOENT) any_dir = true;
-    }
-    if (!any_dir) {
-      out.AddError(MakeError("/proc/sys",
-                             "no /proc/sys/fs, /proc/sys/user or /proc/sys/vm "
-                             "in the root, so the sysctl values are unknown",
-                             ENOENT));
-    }
+    // A folder root with none of these files (most fixtures, images) holds
+    // no sysctl values: one error, not ten.
+    std::vector<Error> missing;
+    bool any_file = false;
     for (const IntSysctl& s : kInts) {
-      if (!any_dir) break;
       auto text = ctx.root.ReadFile(s.path, kSysctlCap);
       bool optional = !s.present_fact.empty();
       if (!text) {
@@ -115,9 +106,15 @@ ProbeOutput ProbeSysctl(const ProbeContext& ctx) noexcept {
           out.Set(s.present_fact, false, std::string(s.path) + " (absent on a live kernel)");
           continue;
         }
-        out.AddError(text.error());
+        if (text.error().code == ENOENT) {
+          missing.push_back(text.error());
+        } else {
+          any_file = true;
+          out.AddError(text.error());
+        }
         continue;
       }
+      any_file = true;
       if (optional) out.Set(s.present_fact, true, s.path);
       auto v = ParseSysctlInt(*text);
       if (!v) {
@@ -125,6 +122,14 @@ ProbeOutput ProbeSysctl(const ProbeContext& ctx) noexcept {
         continue;
       }
       out.Set(s.fact, *v, s.path);
+    }
+    if (any_file) {
+      for (auto& e : missing) out.AddError(std::move(e));
+    } else {
+      out.AddError(MakeError("/proc/sys",
+                             "none of the sysctl files is in the root, so the "
+                             "sysctl values are unknown",
+                             ENOENT));
     }
     ProbeApparmor(ctx, out);
   });

@@ -35,8 +35,6 @@ namespace fs = std::filesystem;
 
 // rule id -> statuses it still may miss, and why.
 const std::map<std::string, std::string> kKnownGaps = {
-    {"node-size",
-     "never pass: no fixture has real /proc/meminfo and CPU count of a machine with 4+ CPUs (firecracker-debian-12-hybrid fails it with 2)"},
     {"runc-1.2-needs-sysbox-0.6.6",
      "never pass: no fixture yet"},
     {"containerd-2.0.1-2.0.4-with-sysbox-0.7",
@@ -57,20 +55,8 @@ const std::map<std::string, std::string> kKnownGaps = {
      "never pass fail: no real mountinfo of a Sysbox host found yet (k8s-node-in-sysbox-container is the node inside a Sysbox container, which has no /var/lib/sysbox)"},
     {"storage-kubelet-not-network-fs",
      "never fail: no real mountinfo of a node with /var/lib/kubelet on NFS/CIFS/Ceph/GlusterFS/FUSE found yet (searched GitHub issues and test data; only synthetic test lines); k8s-node-in-sysbox-container passes it"},
-    {"storage-var-lib-not-network-fs",
-     "never fail: no real mountinfo of a node with /var/lib on NFS/CIFS/Ceph/GlusterFS/FUSE (e.g. an NFS-root diskless node) found yet"},
-    {"cached-var-lib-writable",
-     "never fail: no real mountinfo of a node with /var/lib read-only found yet (COS, Flatcar and Bottlerocket keep /var writable)"},
-    {"cached-autoload-usr-src-writable",
-     "never fail: no complete real mountinfo of Flatcar (/usr ro), COS (/ ro) or Bottlerocket found yet; a 5-line GKE COS excerpt in a README of unknown repository lacks the /var mount and was not used"},
-    {"cached-autoload-lib-modules-writable",
-     "never fail: no complete real mountinfo of Flatcar (/usr ro), COS (/ ro) or Bottlerocket found yet; a 5-line GKE COS excerpt in a README of unknown repository lacks the /var mount and was not used"},
     {"userns-unprivileged-clone",
      "never fail: no public reading of a real host with kernel.unprivileged_userns_clone = 0 found (only hardening configs that set it)"},
-    {"sysctl-inotify-watches",
-     "never pass: no real host reading with fs.inotify.max_user_watches >= 1048576 in a fixture yet"},
-    {"sysctl-keys-maxkeys",
-     "never pass: the kernel default is 200; only a host Sysbox's installer configured has 20000, and no real reading of one was found"},
 };
 
 bool WriteAll(const char* path, const std::string& text) {
