@@ -154,6 +154,18 @@ ProbeOutput ProbeStorageWith(const ProbeContext& ctx,
     StringList network;
     for (std::string_view path : kHostPaths) {
       std::string name = HostPathName(path);
+      auto set_mount = [&](const MountInfo& m) {
+        out.Set(Named(kHostPathFstype, name), m.fstype, source);
+        out.Set(Named(kHostPathSource, name), m.source, source);
+        out.Set(Named(kHostPathMountPoint, name), m.mount_point, source);
+        out.Set(Named(kHostPathReadonly, name), m.ReadOnly(), source);
+        if (table->has_ids) {
+          out.Set(Named(kHostPathPropagation, name), m.Propagation(), source);
+        }
+        if (IsNetworkFsType(m.fstype)) {
+          network.push_back(std::string(path) + " " + m.fstype + " " + m.source);
+        }
+      };
       auto run = RunChildWithDeadline(
           [&](int fd) { AnswerInChild(fd, ctx.root, path, child_table, options); },
           options.statvfs_deadline);
@@ -164,6 +176,13 @@ ProbeOutput ProbeStorageWith(const ProbeContext& ctx,
       PathAnswer a = ParseAnswer(run->output);
       auto secs = std::to_string(options.statvfs_deadline.count()) + " ms";
       if (!a.resolved && !a.resolve_error) {
+        // A hung filesystem mounted right on the path: the mount table
+        // alone says it exists (it is a mount point) and what holds it.
+        const MountInfo* m = table && run->timed_out ? FindMountFor(*table, path) : nullptr;
+        if (m != nullptr && m->mount_point == path) {
+          out.Set(Named(kHostPathExists, name), true, source + " (a mount point)");
+          set_mount(*m);
+        }
         out.AddError(MakeError(std::string(path),
                                run->timed_out
                                    ? "resolving did not answer within " + secs +
@@ -191,16 +210,7 @@ ProbeOutput ProbeStorageWith(const ProbeContext& ctx,
         out.AddError(MakeError(source, "no mount holds " + *a.resolved));
         continue;
       }
-      out.Set(Named(kHostPathFstype, name), m->fstype, source);
-      out.Set(Named(kHostPathSource, name), m->source, source);
-      out.Set(Named(kHostPathMountPoint, name), m->mount_point, source);
-      out.Set(Named(kHostPathReadonly, name), m->ReadOnly(), source);
-      if (table->has_ids) {
-        out.Set(Named(kHostPathPropagation, name), m->Propagation(), source);
-      }
-      if (IsNetworkFsType(m->fstype)) {
-        network.push_back(std::string(path) + " " + m->fstype + " " + m->source);
-      }
+      set_mount(*m);
       if (a.free_bytes) {
         out.Set(Named(kHostPathFreeBytes, name), *a.free_bytes, "statvfs(" + *a.resolved + ")");
       } else if (a.statvfs_error) {

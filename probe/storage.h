@@ -8,7 +8,10 @@
 //        readonly,propagation,free_bytes}, storage.network_filesystems.
 // A path that does not exist is `.exists` false with no mount facts and no
 // error. Without a mount table the mount facts and the list are left out
-// with one error; `.exists` and `.resolved` are still reported. free_bytes
+// with one error; `.exists` and `.resolved` are still reported. A path
+// whose resolution does not answer by the deadline (a hung filesystem) is
+// an error; if the path is itself a mount point, the mount table still
+// gives `.exists` and the mount facts (not `.resolved`). free_bytes
 // is taken only on local filesystem types and only when the root's /proc is
 // a live procfs (the mount table then describes the root's own mounts).
 

@@ -258,8 +258,9 @@ TEST(StorageProbe, FreeBytesOnLocalTypesOnly) {
 
 // A FUSE server that never answers, mounted on /var/lib/kubelet: resolving
 // the path already blocks (fstat sends FUSE_GETATTR), so the child is
-// killed at the deadline, the fact left out with an error, and the scan
-// goes on with the other paths.
+// killed at the deadline with an error, and the scan goes on with the
+// other paths. The path being a mount point, the mount table still says it
+// exists and what is mounted there.
 TEST(StorageProbe, HungFuseMountEndsAtTheDeadline) {
   for (bool as_local : {false, true}) {
     SCOPED_TRACE(as_local ? "fuse.hung passed off as local" : "fuse.hung");
@@ -278,7 +279,12 @@ TEST(StorageProbe, HungFuseMountEndsAtTheDeadline) {
     auto start = std::chrono::steady_clock::now();
     Facts f = Scan(t, options);
     EXPECT_LT(std::chrono::steady_clock::now() - start, 20s);
-    EXPECT_FALSE(f.Has("hostpath.var_lib_kubelet.exists"));
+    EXPECT_EQ(f.GetBool("hostpath.var_lib_kubelet.exists"), true);
+    EXPECT_EQ(*f.GetString("hostpath.var_lib_kubelet.fstype"), "fuse.hung");
+    EXPECT_FALSE(f.Has("hostpath.var_lib_kubelet.resolved"));
+    EXPECT_FALSE(f.Has("hostpath.var_lib_kubelet.free_bytes"));
+    EXPECT_EQ(*f.GetList(kStorageNetworkFilesystems),
+              StringList{"/var/lib/kubelet fuse.hung hung"});
     EXPECT_EQ(f.GetBool("hostpath.var_lib.exists"), true);
     EXPECT_TRUE(f.GetInt("hostpath.var_lib.free_bytes").has_value());
     ASSERT_EQ(f.errors().size(), 1u);

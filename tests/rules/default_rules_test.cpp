@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,6 +28,7 @@
 #include "rules/report.h"
 #include "tests/support/data.h"
 #include "tests/support/fixture.h"
+#include "tests/support/hung_fuse.h"
 
 namespace cvm::rules {
 namespace {
@@ -77,6 +79,23 @@ std::function<bool()> TmpfsOnVarLib(std::string size) {
   };
 }
 
+// A private tmpfs /var/lib holding the container storage directories, each
+// with a FUSE filesystem mounted on it when `fuse` (an unresponsive one, as
+// a hung s3fs or sshfs is: the scan must see the type without waiting).
+std::function<bool()> ContainerDirsOnTmpfs(bool fuse) {
+  return [fuse] {
+    if (!TmpfsOnVarLib("64g")()) return false;
+    for (const char* d : {"kubelet", "docker", "containerd", "sysbox"}) {
+      std::string dir = std::string("/var/lib/") + d;
+      if (::mkdir(dir.c_str(), 0700) != 0) return false;
+      // Leaked on purpose: the forked child exits after its scan, which
+      // closes /dev/fuse and ends the mount with its namespace.
+      if (fuse && !(new cvm::testing::HungFuse(dir))->ok()) return false;
+    }
+    return true;
+  };
+}
+
 // A user namespace (root mapped to our uid) whose max_user_namespaces is 0,
 // as a container given no nested user namespaces sees it.
 bool UsernsWithMaxZero() {
@@ -90,35 +109,59 @@ bool UsernsWithMaxZero() {
 }
 
 // Scans "/" in a forked child after `setup`, evaluates every profile and
-// hands back "id status" lines; an error names what failed.
+// hands back "id status" lines; an error names what failed. With
+// `own_pid1` the scan runs as PID 1 of a new PID namespace with a fresh
+// /proc, so /proc/1/mountinfo (what the storage probe reads first) is the
+// scenario's own mount table, as it is for a scan of a container's root.
 struct LiveResult {
   std::vector<std::pair<std::string, Status>> checks;
   std::string error;
 };
-LiveResult ScanLive(const std::function<bool()>& setup, const RuleSet& rules) {
+
+void WriteText(int fd, const std::string& text) {
+  std::size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n <= 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+void ScanInto(int fd, const RuleSet& rules) {
+  std::ostringstream out;
+  if (auto root = probe::HostRoot::Open("/")) {
+    probe::Facts facts = probe::RunProbes(*root);
+    for (const auto& p : kProfiles) {
+      for (const auto& c : Evaluate(rules, facts, p.name).checks) {
+        out << c.id << " " << static_cast<int>(c.status) << "\n";
+      }
+    }
+  }
+  WriteText(fd, out.str());
+}
+
+LiveResult ScanLive(const std::function<bool()>& setup, bool own_pid1, const RuleSet& rules) {
   LiveResult result;
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return {{}, "pipe failed"};
   pid_t pid = ::fork();
   if (pid == 0) {
     ::close(fds[0]);
-    std::ostringstream out;
     if (!setup()) {
-      out << "setup-failed " << errno << "\n";
-    } else if (auto root = probe::HostRoot::Open("/")) {
-      probe::Facts facts = probe::RunProbes(*root);
-      for (const auto& p : kProfiles) {
-        for (const auto& c : Evaluate(rules, facts, p.name).checks) {
-          out << c.id << " " << static_cast<int>(c.status) << "\n";
-        }
+      WriteText(fds[1], "setup-failed " + std::to_string(errno) + "\n");
+    } else if (!own_pid1) {
+      ScanInto(fds[1], rules);
+    } else if (::unshare(CLONE_NEWPID) != 0) {
+      WriteText(fds[1], "setup-failed " + std::to_string(errno) + "\n");
+    } else if (pid_t init = ::fork(); init == 0) {
+      if (::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
+        WriteText(fds[1], "setup-failed " + std::to_string(errno) + "\n");
+      } else {
+        ScanInto(fds[1], rules);
       }
-    }
-    std::string text = out.str();
-    std::size_t done = 0;
-    while (done < text.size()) {
-      ssize_t n = ::write(fds[1], text.data() + done, text.size() - done);
-      if (n <= 0) break;
-      done += static_cast<std::size_t>(n);
+      ::_exit(0);
+    } else if (init > 0) {
+      ::waitpid(init, nullptr, 0);
     }
     ::_exit(0);
   }
@@ -154,13 +197,24 @@ TEST(DefaultRules, LiveScenariosGiveTheirReadings) {
     }
     return s;
   };
-  LiveResult tiny = ScanLive(TmpfsOnVarLib("1m"), load.set);
+  LiveResult tiny = ScanLive(TmpfsOnVarLib("1m"), true, load.set);
   ASSERT_EQ(tiny.error, "");
   EXPECT_EQ(status_of(tiny, "storage-var-lib-free-space"), std::set<Status>{Status::kFail});
-  LiveResult big = ScanLive(TmpfsOnVarLib("64g"), load.set);
+  LiveResult big = ScanLive(TmpfsOnVarLib("64g"), true, load.set);
   ASSERT_EQ(big.error, "");
   EXPECT_EQ(status_of(big, "storage-var-lib-free-space"), std::set<Status>{Status::kPass});
-  LiveResult userns = ScanLive(UsernsWithMaxZero, load.set);
+  for (bool fuse : {false, true}) {
+    SCOPED_TRACE(fuse ? "FUSE on the container directories" : "tmpfs");
+    LiveResult dirs = ScanLive(ContainerDirsOnTmpfs(fuse), true, load.set);
+    ASSERT_EQ(dirs.error, "");
+    for (const char* id : {"storage-kubelet-not-network-fs", "storage-docker-not-network-fs",
+                           "storage-containerd-not-network-fs",
+                           "storage-sysbox-not-network-fs"}) {
+      EXPECT_EQ(status_of(dirs, id), std::set<Status>{fuse ? Status::kFail : Status::kPass})
+          << id;
+    }
+  }
+  LiveResult userns = ScanLive(UsernsWithMaxZero, false, load.set);
   ASSERT_EQ(userns.error, "");
   EXPECT_EQ(status_of(userns, "userns-max-nonzero"), std::set<Status>{Status::kFail});
 }
@@ -190,9 +244,14 @@ TEST(DefaultRules, EveryRuleIsSeenPassingFailingAndUnknown) {
       see(fixture.Scan(options));
     }
   }
-  for (const auto& setup : {TmpfsOnVarLib("1m"), TmpfsOnVarLib("64g"),
-                            std::function<bool()>(UsernsWithMaxZero)}) {
-    LiveResult live = ScanLive(setup, load.set);
+  for (const auto& [setup, own_pid1] :
+       std::vector<std::pair<std::function<bool()>, bool>>{
+           {TmpfsOnVarLib("1m"), true},
+           {TmpfsOnVarLib("64g"), true},
+           {ContainerDirsOnTmpfs(false), true},
+           {ContainerDirsOnTmpfs(true), true},
+           {UsernsWithMaxZero, false}}) {
+    LiveResult live = ScanLive(setup, own_pid1, load.set);
     EXPECT_EQ(live.error, "");
     for (const auto& [id, st] : live.checks) seen[id].insert(st);
   }
