@@ -37,26 +37,12 @@ namespace fs = std::filesystem;
 
 // rule id -> statuses it still may miss, and why.
 const std::map<std::string, std::string> kKnownGaps = {
-    {"runc-1.2-needs-sysbox-0.6.6",
-     "never pass: no fixture yet"},
-    {"containerd-2.0.1-2.0.4-with-sysbox-0.7",
-     "never pass fail: ubuntu-24.04-sysbox-0.7.1 makes it unknown (no containerd version); no real Sysbox 0.7 node with a readable containerd 2.0.1-2.0.4 (fail) or a dpkg/node-object containerd version (pass) was found yet (nestybox/sysbox#1013 has 0.7.0 with containerd 2.2.1, but through sysbox-deploy-k8s, so no package gives Sysbox's version)"},
     {"shiftfs-or-idmapped-mounts",
      "never fail: shiftfs.state needs /proc/modules beside the module tree (fixtures ubuntu-22.04-shiftfs-5.15.0-48, ubuntu-24.04-no-shiftfs have the trees) and no real /proc/modules of those kernels was found yet"},
     {"shiftfs-recommended",
      "never fail: needs a 5.12-5.18 kernel with shiftfs.state absent, and absent needs a real /proc/modules of such a node beside its module tree; none found yet"},
     {"shiftfs-registered-when-loaded",
      "never pass fail: shiftfs.state needs /proc/modules beside the module tree (fixtures ubuntu-22.04-shiftfs-5.15.0-48, ubuntu-24.04-no-shiftfs have the trees) and no real /proc/modules of those kernels was found yet"},
-    {"cached-shiftfs",
-     "never fail: needs shiftfs.state absent (a real /proc/modules beside a module tree without shiftfs) plus headers absent or Secure Boot on; none found yet"},
-    {"storage-containerd-not-network-fs",
-     "never fail: no real mountinfo of a node with /var/lib/containerd on NFS/CIFS/Ceph/GlusterFS/FUSE found yet (searched GitHub issues and test data; only synthetic test lines); k8s-node-in-sysbox-container passes it"},
-    {"storage-docker-not-network-fs",
-     "never fail: no real mountinfo of a node with /var/lib/docker on NFS/CIFS/Ceph/GlusterFS/FUSE found yet (searched GitHub issues and test data; only synthetic test lines); k8s-node-in-sysbox-container passes it"},
-    {"storage-sysbox-not-network-fs",
-     "never pass fail: no real mountinfo of a Sysbox host found yet (k8s-node-in-sysbox-container is the node inside a Sysbox container, which has no /var/lib/sysbox)"},
-    {"storage-kubelet-not-network-fs",
-     "never fail: no real mountinfo of a node with /var/lib/kubelet on NFS/CIFS/Ceph/GlusterFS/FUSE found yet (searched GitHub issues and test data; only synthetic test lines); k8s-node-in-sysbox-container passes it"},
     {"userns-unprivileged-clone",
      "never fail: no public reading of a real host with kernel.unprivileged_userns_clone = 0 found (only hardening configs that set it)"},
 };
