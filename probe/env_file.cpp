@@ -1,4 +1,5 @@
 #include "probe/env_file.h"
+#include "probe/detail/text.h"
 
 #include <optional>
 
@@ -77,12 +78,9 @@ const std::string* EnvFile::Get(std::string_view key) const {
 
 EnvFile ParseEnvFile(std::string_view text) {
   EnvFile out;
-  std::size_t line_no = 0;
-  while (!text.empty()) {
-    ++line_no;
-    std::size_t nl = text.find('\n');
-    std::string_view line = text.substr(0, nl);
-    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+  auto lines = detail::SplitLines(text);
+  for (std::size_t line_no = 1; line_no <= lines.size(); ++line_no) {
+    std::string_view line = lines[line_no - 1];
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     std::size_t i = 0;
     while (i < line.size() && IsSpace(line[i])) ++i;

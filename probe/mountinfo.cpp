@@ -28,14 +28,10 @@ bool HasOption(std::string_view list, std::string_view opt) {
 // Calls fn(line, "line N: ") for each non-blank line's fields.
 template <typename Fn>
 void ForEachLine(std::string_view text, Fn fn) {
-  std::size_t line_no = 0;
-  while (!text.empty()) {
-    ++line_no;
-    std::size_t nl = text.find('\n');
-    std::string_view line = text.substr(0, nl);
-    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
-    auto f = SplitFields(line);
-    if (!f.empty()) fn(f, "line " + std::to_string(line_no) + ": ");
+  auto lines = detail::SplitLines(text);
+  for (std::size_t k = 0; k < lines.size(); ++k) {
+    auto f = SplitFields(lines[k]);
+    if (!f.empty()) fn(f, "line " + std::to_string(k + 1) + ": ");
   }
 }
 
