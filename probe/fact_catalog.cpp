@@ -121,8 +121,8 @@ constexpr FactSpec kCatalog[] = {
      "The first of those that resolves to a directory."},
     {kUsernsUnprivilegedClone, T::kInt, "sysctl",
      "/proc/sys/kernel/unprivileged_userns_clone",
-     "Debian/Ubuntu's switch for unprivileged user namespaces; left out "
-     "without error on a live procfs that lacks it (a kernel without the "
+     "The switch for unprivileged user namespaces that the Debian/Ubuntu "
+     "patch adds (Photon OS has it too); left out without error on a live procfs that lacks it (a kernel without the "
      "patch does not gate them)."},
     {kUsernsUnprivilegedClonePresent, T::kBool, "sysctl",
      "/proc/sys/kernel/unprivileged_userns_clone",

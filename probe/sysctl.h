@@ -9,7 +9,7 @@
 // Facts: userns.*, apparmor.*, sysctl.*.
 // Each file is read on its own; a missing or odd file leaves its fact out
 // with an error. Two files exist only on some kernels
-// (unprivileged_userns_clone: Debian/Ubuntu patch; apparmor_restrict_*:
+// (unprivileged_userns_clone: Debian/Ubuntu patch, also in Photon OS; apparmor_restrict_*:
 // Ubuntu 23.10+): on a live procfs their absence is a finding (fact out, no
 // error); in a folder root it is unknown (error). No /sys/module/apparmor
 // under an existing /sys/module means AppArmor is not enabled.
