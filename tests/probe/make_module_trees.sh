@@ -126,6 +126,36 @@ sed -i -e 's|shiftfs.ko$|shiftfs.ko.zst|' -e 's|overlay.ko$|overlay.ko.xz|' \
   "$tree/lib/modules/$rel/modules.order"
 index $rel shiftfs overlay
 
+# xzmods RELEASE: compresses every module of the tree as EL kernels ship
+# them (kernel-modules*.rpm install .ko.xz) and renames them in
+# modules.order, before `index`.
+xzmods() {
+  find "$tree/lib/modules/$1" -name '*.ko' -exec xz {} +
+  sed -i 's|\.ko$|.ko.xz|' "$tree/lib/modules/$1/modules.order"
+}
+
+# RHEL CoreOS 4.2 (RHEL 8.0 kernel 4.18.0-80.11.2.el8_0.x86_64), no shiftfs
+# (no EL kernel ships it). Paths: overlay is `filename:
+# /lib/modules/4.18.0-80.11.2.el8_0.x86_64/kernel/fs/overlayfs/overlay.ko.xz`,
+# `alias: fs-overlay` in that node's sosreport
+# (jds2001/coreos-sosreport-master1:sos_commands/kernel/modinfo_ALL_MODULES
+# @57eb4b29e69454c018674b83f8b39f4a78f0f0dd); the others are the kernel
+# Makefile paths (fs/fuse, net/bridge, net/netfilter, net/ipv4/netfilter,
+# fs/binfmt_misc.o). Built in or module as the EL8 kernel config says
+# (nyrahul/linux-kernel-configs:CentOS Linux 8/4.18.0-240.1.1.el8_3.x86_64/
+# bootconfig.md@1a7bf4cf): CONFIG_CONFIGFS_FS=y; OVERLAY_FS, FUSE_FS,
+# BRIDGE_NETFILTER, NF_TABLES, IP_NF_IPTABLES, BINFMT_MISC =m.
+tree=$work/el8-rhcos-4.2
+rel=4.18.0-80.11.2.el8_0.x86_64
+common $rel
+builtin $tree $rel kernel/fs/configfs/configfs.ko
+xzmods $rel
+index $rel overlay fs-overlay fuse br_netfilter nf_tables ip_tables binfmt_misc
+if modinfo -b "$tree" -k $rel shiftfs >/dev/null 2>&1; then
+  echo "el8-rhcos-4.2: no shiftfs expected" >&2
+  exit 1
+fi
+
 # A module directory depmod never indexed.
 tree=$work/unindexed
 rel=5.15.0-48-generic
