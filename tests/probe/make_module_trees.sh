@@ -156,6 +156,21 @@ if modinfo -b "$tree" -k $rel shiftfs >/dev/null 2>&1; then
   exit 1
 fi
 
+# Ubuntu 18.04 on a mainline-PPA 5.4 kernel (fixtures/ubuntu-18.04-mainline-5.4-no-shiftfs):
+# kernel.ubuntu.com's mainline builds carry no Ubuntu SAUCE patches, so no
+# shiftfs (an Ubuntu-only patch). The modules of `common`, as Ubuntu's
+# config builds them (overlay, br_netfilter, ip_tables are loaded modules in
+# that node's /proc/modules); configfs built in as in the other Ubuntu trees.
+tree=$work/ubuntu-mainline-5.4
+rel=5.4.23-050423-generic
+common $rel
+builtin $tree $rel kernel/fs/configfs/configfs.ko
+index $rel overlay fuse br_netfilter nf_tables ip_tables binfmt_misc
+if modinfo -b "$tree" -k $rel shiftfs >/dev/null 2>&1; then
+  echo "ubuntu-mainline-5.4: no shiftfs expected" >&2
+  exit 1
+fi
+
 # A module directory depmod never indexed.
 tree=$work/unindexed
 rel=5.15.0-48-generic
