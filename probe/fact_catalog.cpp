@@ -104,7 +104,10 @@ constexpr FactSpec kCatalog[] = {
      "`in-tree` (under kernel/), `dkms` (under updates/ or extra/), `insmod` "
      "(Flatcar's out-of-index file), `other`."},
     {kShiftfsRegistered, T::kBool, "kernel-modules", "/proc/filesystems",
-     "The running kernel has the shiftfs file system registered."},
+     "The running kernel has the shiftfs file system registered (what "
+     "sysbox-runc 0.4 looked for). A module listed Live in /proc/modules has "
+     "run its init, which registers the file system, so no rule compares "
+     "the two."},
     {kKernelConfig, T::kString, "kernel-build",
      "/proc/config.gz, /boot/config-<rel>, /usr/src/linux-<rel>/.config, "
      "/usr/src/linux/.config, /usr/lib/modules/<rel>/config, "
