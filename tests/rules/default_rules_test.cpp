@@ -37,8 +37,6 @@ namespace fs = std::filesystem;
 
 // rule id -> statuses it still may miss, and why.
 const std::map<std::string, std::string> kKnownGaps = {
-    {"shiftfs-recommended",
-     "never fail: needs a 5.12-5.18 kernel with shiftfs.state absent, and absent needs a real /proc/modules of such a node beside its module tree; none found yet"},
     {"shiftfs-registered-when-loaded",
      "never pass fail: shiftfs.state needs /proc/modules beside the module tree (fixtures ubuntu-22.04-shiftfs-5.15.0-48, ubuntu-24.04-no-shiftfs have the trees) and no real /proc/modules of those kernels was found yet"},
 };
