@@ -171,6 +171,28 @@ if modinfo -b "$tree" -k $rel shiftfs >/dev/null 2>&1; then
   exit 1
 fi
 
+# Artix Linux on a self-built 5.17 kernel from the staging tree
+# (fixtures/artix-5.17-no-shiftfs): mainline has no shiftfs. Built in or
+# module as the .config attached to that node's bug report says
+# (linux-kernel, 2022-07-08, "PROBLEM: dmesg tracedumps on rtsx_usb module
+# loading during boot"): CONFIG_BINFMT_MISC=y, CONFIG_CONFIGFS_FS=y;
+# CONFIG_NF_TABLES=m, CONFIG_IP_NF_IPTABLES=m; CONFIG_OVERLAY_FS,
+# CONFIG_FUSE_FS and CONFIG_BRIDGE_NETFILTER not set (a trimmed config), so
+# those have no module at all; CONFIG_MODULE_COMPRESS_ZSTD=y, so .ko.zst.
+tree=$work/artix-5.17
+rel=5.17.0-12897-g9ae2a143081f
+mod nf_tables $rel kernel/net/netfilter/nf_tables.ko nfnetlink-subsys-10
+mod ip_tables $rel kernel/net/ipv4/netfilter/ip_tables.ko
+find "$tree/lib/modules/$rel" -name '*.ko' -exec zstd -q --rm {} +
+sed -i 's|\.ko$|.ko.zst|' "$tree/lib/modules/$rel/modules.order"
+builtin $tree $rel kernel/fs/binfmt_misc.ko
+builtin $tree $rel kernel/fs/configfs/configfs.ko
+index $rel nf_tables ip_tables
+if modinfo -b "$tree" -k $rel shiftfs >/dev/null 2>&1; then
+  echo "artix-5.17: no shiftfs expected" >&2
+  exit 1
+fi
+
 # A module directory depmod never indexed.
 tree=$work/unindexed
 rel=5.15.0-48-generic
