@@ -22,6 +22,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "probe/child.h"
 #include "probe/facts_json.h"
 #include "probe/mountinfo.h"
 #include "probe/registry.h"
@@ -32,15 +33,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-void WriteAll(int fd, const std::string& text) {
-  std::size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n <= 0) return;
-    done += static_cast<std::size_t>(n);
-  }
-}
 
 // Runs in the child: the mounts, then the scan as PID 1. Returns a reason
 // when a step fails (this machine may not allow it), else "".
@@ -81,23 +73,14 @@ std::string SetUpAndScan(const std::string& image, int out) {
 }
 
 json RunScenario(const std::string& image) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return {{"error", "pipe"}};
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::close(fds[0]);
-    std::string why = SetUpAndScan(image, fds[1]);
-    if (!why.empty()) WriteAll(fds[1], json{{"error", why}}.dump());
-    ::_exit(0);
-  }
-  ::close(fds[1]);
-  std::string text;
-  char buf[65536];
-  ssize_t n;
-  while ((n = ::read(fds[0], buf, sizeof buf)) > 0) text.append(buf, static_cast<std::size_t>(n));
-  ::close(fds[0]);
-  ::waitpid(pid, nullptr, 0);
-  return json::parse(text, nullptr, false);
+  auto run = RunChildWithDeadline(
+      [&](int fd) {
+        std::string why = SetUpAndScan(image, fd);
+        if (!why.empty()) WriteAll(fd, json{{"error", why}}.dump());
+      },
+      std::chrono::seconds(120));
+  if (!run) return {{"error", run.error().message}};
+  return json::parse(run->output, nullptr, false);
 }
 
 TEST(StorageLive, SeparateXfsVarLibBindMountsAndEscapes) {

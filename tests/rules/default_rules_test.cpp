@@ -23,6 +23,7 @@
 
 #include <gtest/gtest.h>
 
+#include "probe/child.h"
 #include "probe/registry.h"
 #include "rules/loader.h"
 #include "rules/report.h"
@@ -39,7 +40,7 @@ namespace fs = std::filesystem;
 const std::map<std::string, std::string> kKnownGaps = {
 };
 
-bool WriteAll(const char* path, const std::string& text) {
+bool WriteFile(const char* path, const std::string& text) {
   int fd = ::open(path, O_WRONLY | O_CLOEXEC);
   if (fd < 0) return false;
   bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
@@ -80,10 +81,10 @@ bool UsernsWithMaxZero() {
   uid_t uid = ::getuid();
   gid_t gid = ::getgid();
   if (::unshare(CLONE_NEWUSER) != 0) return false;
-  if (!WriteAll("/proc/self/setgroups", "deny")) return false;
-  if (!WriteAll("/proc/self/uid_map", "0 " + std::to_string(uid) + " 1")) return false;
-  if (!WriteAll("/proc/self/gid_map", "0 " + std::to_string(gid) + " 1")) return false;
-  return WriteAll("/proc/sys/user/max_user_namespaces", "0\n");
+  if (!WriteFile("/proc/self/setgroups", "deny")) return false;
+  if (!WriteFile("/proc/self/uid_map", "0 " + std::to_string(uid) + " 1")) return false;
+  if (!WriteFile("/proc/self/gid_map", "0 " + std::to_string(gid) + " 1")) return false;
+  return WriteFile("/proc/sys/user/max_user_namespaces", "0\n");
 }
 
 // Scans "/" in a forked child after `setup`, evaluates every profile and
@@ -96,15 +97,6 @@ struct LiveResult {
   std::string error;
 };
 
-void WriteText(int fd, const std::string& text) {
-  std::size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n <= 0) break;
-    done += static_cast<std::size_t>(n);
-  }
-}
-
 void ScanInto(int fd, const RuleSet& rules) {
   std::ostringstream out;
   if (auto root = probe::HostRoot::Open("/")) {
@@ -115,43 +107,34 @@ void ScanInto(int fd, const RuleSet& rules) {
       }
     }
   }
-  WriteText(fd, out.str());
+  probe::WriteAll(fd, out.str());
 }
 
 LiveResult ScanLive(const std::function<bool()>& setup, bool own_pid1, const RuleSet& rules) {
+  auto failed = [](int fd) { probe::WriteAll(fd, "setup-failed " + std::to_string(errno) + "\n"); };
+  auto run = probe::RunChildWithDeadline(
+      [&](int fd) {
+        if (!setup()) {
+          failed(fd);
+        } else if (!own_pid1) {
+          ScanInto(fd, rules);
+        } else if (::unshare(CLONE_NEWPID) != 0) {
+          failed(fd);
+        } else if (pid_t init = ::fork(); init == 0) {
+          if (::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
+            failed(fd);
+          } else {
+            ScanInto(fd, rules);
+          }
+          ::_exit(0);
+        } else if (init > 0) {
+          ::waitpid(init, nullptr, 0);
+        }
+      },
+      std::chrono::seconds(120));
   LiveResult result;
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return {{}, "pipe failed"};
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::close(fds[0]);
-    if (!setup()) {
-      WriteText(fds[1], "setup-failed " + std::to_string(errno) + "\n");
-    } else if (!own_pid1) {
-      ScanInto(fds[1], rules);
-    } else if (::unshare(CLONE_NEWPID) != 0) {
-      WriteText(fds[1], "setup-failed " + std::to_string(errno) + "\n");
-    } else if (pid_t init = ::fork(); init == 0) {
-      if (::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
-        WriteText(fds[1], "setup-failed " + std::to_string(errno) + "\n");
-      } else {
-        ScanInto(fds[1], rules);
-      }
-      ::_exit(0);
-    } else if (init > 0) {
-      ::waitpid(init, nullptr, 0);
-    }
-    ::_exit(0);
-  }
-  ::close(fds[1]);
-  std::string text;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(fds[0], buf, sizeof buf)) > 0) text.append(buf, static_cast<std::size_t>(n));
-  ::close(fds[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  std::istringstream in(text);
+  if (!run) return {{}, run.error().message};
+  std::istringstream in(run->output);
   std::string id;
   int st;
   while (in >> id >> st) {
