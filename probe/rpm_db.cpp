@@ -11,9 +11,13 @@
 #include <rpm/rpmts.h>
 
 #include <cerrno>
+#include <chrono>
 #include <mutex>
 #include <optional>
 
+#include <nlohmann/json.hpp>
+
+#include "probe/child.h"
 #include "probe/detail/rpm_ptr.h"
 #include "probe/scratch_dir.h"
 
@@ -154,6 +158,65 @@ Result<std::vector<Package>> Query(const std::string& dbpath, std::string_view b
   return std::move(*result);
 }
 
+// librpm runs in a child the scan can kill: the database is the host's
+// input, so librpm's crash or hang must not be the agent's, and its sqlite
+// backend leaks the sqlite handle of a database that does not open (seen
+// under LeakSanitizer: sqlite_init -> sqlite3_table_column_metadata), which
+// would grow a long-running agent by ~100 KiB a scan. The answer comes back
+// as JSON.
+constexpr std::chrono::seconds kQueryDeadline{20};
+
+Result<std::vector<Package>> QueryInChild(const std::string& dbpath, std::string_view backend,
+                                          std::span<const std::string_view> names,
+                                          const std::string& display) {
+  using nlohmann::json;
+  auto run = RunChildWithDeadline(
+      [&](int fd) {
+        auto r = Query(dbpath, backend, names, display);
+        json j;
+        if (r) {
+          j["packages"] = json::array();
+          for (const auto& p : *r) {
+            j["packages"].push_back(
+                {{"name", p.name}, {"version", p.version}, {"arch", p.arch}, {"files", p.files}});
+          }
+        } else {
+          j["error"] = {{"code", r.error().code},
+                        {"path", r.error().path},
+                        {"message", r.error().message}};
+        }
+        WriteAll(fd, j.dump());
+      },
+      kQueryDeadline);
+  if (!run) return run.error();
+  if (run->timed_out) {
+    return MakeError(display, "librpm did not answer within 20 s", ETIMEDOUT);
+  }
+  json j = json::parse(run->output, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return MakeError(display, "librpm ended without an answer (it crashed on this database?)");
+  }
+  try {
+    if (j.contains("error")) {
+      const json& e = j["error"];
+      Error err;
+      err.code = e.at("code").get<int>();
+      err.path = e.at("path").get<std::string>();
+      err.message = e.at("message").get<std::string>();
+      return err;
+    }
+    std::vector<Package> out;
+    for (const json& p : j.at("packages")) {
+      out.push_back(Package{p.at("name").get<std::string>(), p.at("version").get<std::string>(),
+                            p.at("arch").get<std::string>(),
+                            p.at("files").get<std::vector<std::string>>()});
+    }
+    return out;
+  } catch (const json::exception& e) {
+    return MakeError(display, std::string("librpm's child answered badly: ") + e.what());
+  }
+}
+
 }  // namespace
 
 Result<RpmDb> ReadRpmDb(const HostRoot& root, std::span<const std::string_view> names) {
@@ -180,7 +243,7 @@ Result<RpmDb> ReadRpmDb(const HostRoot& root, std::span<const std::string_view> 
         auto copied = CopyFile(root, std::string(dir) + "/" + e.name, *scratch, e.name, budget);
         if (!copied) return copied.error();
       }
-      auto packages = Query(scratch->path(), b.backend, names, file);
+      auto packages = QueryInChild(scratch->path(), b.backend, names, file);
       if (!packages) return packages.error();
       return RpmDb{std::string(dir), file, std::string(b.backend), std::move(*packages)};
     }

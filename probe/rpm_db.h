@@ -15,7 +15,9 @@
 // Errors: ENOENT when neither directory holds a database (not an rpm
 //   system); a read error, a database over the cap, or librpm failing to
 //   open the copy (its own messages, which are captured, not printed) are
-//   returned as the error.
+//   returned as the error. librpm runs in a forked child killed after 20 s
+//   (probe/child.h), so a database that crashes, hangs or leaks librpm
+//   costs the scan an error, not its process.
 
 #include <span>
 #include <string>
