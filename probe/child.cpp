@@ -42,51 +42,99 @@ bool WriteAll(int fd, std::string_view data) {
   return true;
 }
 
+Result<std::vector<ChildRun>> RunChildrenWithDeadline(
+    const std::vector<std::function<void(int fd)>>& works, std::chrono::milliseconds deadline) {
+  struct Live {
+    pid_t pid = -1;
+    detail::UniqueFd read_end;
+    bool open = true;
+  };
+  std::vector<Live> kids(works.size());
+  std::vector<ChildRun> runs(works.size());
+  // Kills and reaps the children forked so far (on a fork or pipe error).
+  auto abandon = [&](std::size_t upto) {
+    for (std::size_t k = 0; k < upto; ++k) {
+      ::kill(kids[k].pid, SIGKILL);
+      int status = 0;
+      Reap(kids[k].pid, status, std::chrono::milliseconds(1000));
+    }
+  };
+  for (std::size_t i = 0; i < works.size(); ++i) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) {
+      int e = errno;
+      abandon(i);
+      return ErrnoError(e, "pipe2");
+    }
+    detail::UniqueFd read_end(fds[0]), write_end(fds[1]);
+    pid_t pid = ::fork();
+    if (pid < 0) {
+      int e = errno;
+      abandon(i);
+      return ErrnoError(e, "fork");
+    }
+    if (pid == 0) {
+      read_end.Reset();
+      for (std::size_t k = 0; k < i; ++k) kids[k].read_end.Reset();
+      int status = 0;
+      try {
+        works[i](write_end.get());
+      } catch (...) {
+        status = 1;
+      }
+      ::_exit(status);
+    }
+    kids[i].pid = pid;
+    kids[i].read_end = std::move(read_end);
+  }
+  auto until = Clock::now() + deadline;
+  std::size_t open = kids.size();
+  while (open > 0) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
+    if (left.count() <= 0) break;
+    std::vector<pollfd> polls;
+    std::vector<std::size_t> which;
+    for (std::size_t i = 0; i < kids.size(); ++i) {
+      if (!kids[i].open) continue;
+      polls.push_back({kids[i].read_end.get(), POLLIN, 0});
+      which.push_back(i);
+    }
+    int r = ::poll(polls.data(), polls.size(), static_cast<int>(left.count()) + 1);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) break;
+    for (std::size_t j = 0; j < polls.size(); ++j) {
+      if (polls[j].revents == 0) continue;
+      std::size_t i = which[j];
+      char buf[4096];
+      ssize_t n = ::read(kids[i].read_end.get(), buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {  // EOF: the child is done
+        kids[i].open = false;
+        --open;
+        continue;
+      }
+      runs[i].output.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+  for (std::size_t i = 0; i < kids.size(); ++i) {
+    runs[i].timed_out = kids[i].open;
+    if (kids[i].open) ::kill(kids[i].pid, SIGKILL);
+  }
+  for (std::size_t i = 0; i < kids.size(); ++i) {
+    int status = 0;
+    if (Reap(kids[i].pid, status,
+             std::chrono::milliseconds(runs[i].timed_out ? 1000 : 5000))) {
+      runs[i].clean_exit = !runs[i].timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    }
+  }
+  return runs;
+}
+
 Result<ChildRun> RunChildWithDeadline(const std::function<void(int fd)>& work,
                                       std::chrono::milliseconds deadline) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return ErrnoError(errno, "pipe2");
-  detail::UniqueFd read_end(fds[0]), write_end(fds[1]);
-  pid_t pid = ::fork();
-  if (pid < 0) return ErrnoError(errno, "fork");
-  if (pid == 0) {
-    read_end.Reset();
-    int status = 0;
-    try {
-      work(write_end.get());
-    } catch (...) {
-      status = 1;
-    }
-    ::_exit(status);
-  }
-  write_end.Reset();
-  ChildRun run;
-  auto until = Clock::now() + deadline;
-  for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        until - Clock::now());
-    if (left.count() <= 0) {
-      run.timed_out = true;
-      break;
-    }
-    pollfd p{read_end.get(), POLLIN, 0};
-    int r = ::poll(&p, 1, static_cast<int>(left.count()) + 1);
-    if (r < 0 && errno == EINTR) continue;
-    if (r == 0) continue;  // the loop head sees the deadline
-    if (r < 0) break;
-    char buf[4096];
-    ssize_t n = ::read(read_end.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;  // EOF: the child is done
-    run.output.append(buf, static_cast<std::size_t>(n));
-  }
-  if (run.timed_out) ::kill(pid, SIGKILL);
-  int status = 0;
-  if (Reap(pid, status, std::chrono::milliseconds(run.timed_out ? 1000 : 5000))) {
-    run.clean_exit = !run.timed_out && WIFEXITED(status) &&
-                     WEXITSTATUS(status) == 0;
-  }
-  return run;
+  auto runs = RunChildrenWithDeadline({work}, deadline);
+  if (!runs) return runs.error();
+  return std::move(runs->front());
 }
 
 }  // namespace cvm::probe

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "probe/result.h"
 
@@ -25,6 +26,12 @@ struct ChildRun {
 // after fork (malloc is; locks held by other threads are not).
 Result<ChildRun> RunChildWithDeadline(const std::function<void(int fd)>& work,
                                       std::chrono::milliseconds deadline);
+
+// The same for several children at once, all forked before any is waited
+// for and all bound by the one deadline: N hung works cost one deadline,
+// not N. Results in the order of `works`.
+Result<std::vector<ChildRun>> RunChildrenWithDeadline(
+    const std::vector<std::function<void(int fd)>>& works, std::chrono::milliseconds deadline);
 
 // Writes all of `data` to `fd` (for the child); false on error.
 bool WriteAll(int fd, std::string_view data);

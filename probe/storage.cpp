@@ -152,7 +152,21 @@ ProbeOutput ProbeStorageWith(const ProbeContext& ctx,
                       (options.statvfs_without_procfs || ctx.root.HasProcfs());
     const MountTable* child_table = statvfs_ok ? table : nullptr;
     StringList network;
+    // One child per path, all at once: hung mounts under several paths
+    // cost one deadline, not one each.
+    std::vector<std::function<void(int)>> works;
     for (std::string_view path : kHostPaths) {
+      works.push_back(
+          [&, path](int fd) { AnswerInChild(fd, ctx.root, path, child_table, options); });
+    }
+    auto runs = RunChildrenWithDeadline(works, options.statvfs_deadline);
+    if (!runs) {
+      out.AddError(runs.error());
+      return;
+    }
+    for (std::size_t i = 0; i < std::size(kHostPaths); ++i) {
+      std::string_view path = kHostPaths[i];
+      const ChildRun* run = &(*runs)[i];
       std::string name = HostPathName(path);
       auto set_mount = [&](const MountInfo& m) {
         out.Set(Named(kHostPathFstype, name), m.fstype, source);
@@ -166,13 +180,6 @@ ProbeOutput ProbeStorageWith(const ProbeContext& ctx,
           network.push_back(std::string(path) + " " + m.fstype + " " + m.source);
         }
       };
-      auto run = RunChildWithDeadline(
-          [&](int fd) { AnswerInChild(fd, ctx.root, path, child_table, options); },
-          options.statvfs_deadline);
-      if (!run) {
-        out.AddError(run.error());
-        continue;
-      }
       PathAnswer a = ParseAnswer(run->output);
       auto secs = std::to_string(options.statvfs_deadline.count()) + " ms";
       if (!a.resolved && !a.resolve_error) {

@@ -3,7 +3,8 @@
 // Reads: /proc/1/mountinfo, else /proc/self/mountinfo, else /proc/mounts
 //        (ReadMountTable; no propagation from the last);
 //        the paths of kHostPaths, resolved inside the root; statvfs of the
-//        local ones, in a child process killed after a deadline.
+//        local ones. Each path is answered by its own child process, all
+//        forked at once and killed at one shared deadline (probe/child.h).
 // Facts: hostpath.<name>.{exists,resolved,fstype,source,mount_point,
 //        readonly,propagation,free_bytes}, storage.network_filesystems.
 // A path that does not exist is `.exists` false with no mount facts and no

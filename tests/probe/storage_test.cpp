@@ -129,6 +129,40 @@ TEST(RunChildWithDeadline, HangIsKilledAndEarlierOutputKept) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
 }
 
+// Three hung children and two quick ones: the call ends at about one
+// deadline (not three), answers come back in order, and each hung child
+// keeps what it wrote before it was killed.
+TEST(RunChildrenWithDeadline, HungChildrenShareOneDeadline) {
+  std::vector<std::function<void(int)>> works;
+  for (int i = 0; i < 5; ++i) {
+    works.push_back([i](int fd) {
+      WriteAll(fd, "child" + std::to_string(i));
+      if (i % 2 == 0) std::this_thread::sleep_for(60s);
+    });
+  }
+  auto start = std::chrono::steady_clock::now();
+  auto runs = RunChildrenWithDeadline(works, 1000ms);
+  auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_TRUE(runs);
+  ASSERT_EQ(runs->size(), 5u);
+  for (int i = 0; i < 5; ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ((*runs)[i].output, "child" + std::to_string(i));
+    EXPECT_EQ((*runs)[i].timed_out, i % 2 == 0);
+    EXPECT_EQ((*runs)[i].clean_exit, i % 2 != 0);
+  }
+  EXPECT_GE(took, 1000ms);
+  // Three deadlines one after another would be 3000 ms; the margin is for
+  // a loaded machine, not a speed goal.
+  EXPECT_LT(took, 2800ms);
+}
+
+TEST(RunChildrenWithDeadline, NoWorksIsNoChildren) {
+  auto runs = RunChildrenWithDeadline({}, 100ms);
+  ASSERT_TRUE(runs);
+  EXPECT_TRUE(runs->empty());
+}
+
 Facts Scan(const TempTree& t, const StorageOptions& options = {}) {
   auto root = HostRoot::Open(t.path());
   EXPECT_TRUE(root);
