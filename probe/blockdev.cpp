@@ -147,19 +147,19 @@ ProbeOutput ProbeBlockDevices(const ProbeContext& ctx) noexcept {
   return Guarded([&](ProbeOutput& out) {
     constexpr std::string_view kNames[] = {"var_lib", "var_lib_kubelet",
                                            "var_lib_containerd"};
-    std::optional<MountTableRead> read;
+    const MountTableRead* read = nullptr;
     const MountInfo* var_lib = nullptr;
     for (std::string_view name : kNames) {
       const std::string* resolved = ctx.earlier.GetString(Named(kHostPathResolved, name));
       // No mount facts: the path is missing or the storage probe said why.
       if (!resolved || !ctx.earlier.Has(Named(kHostPathSource, name))) continue;
       if (!read) {
-        auto r = ReadMountTable(ctx.root);
+        const auto& r = ctx.mounts.Get();
         if (!r) {
           out.AddError(r.error());
           return;
         }
-        read = std::move(*r);
+        read = &*r;
       }
       const MountInfo* m = FindMountFor(read->table, *resolved);
       if (m == nullptr) continue;

@@ -123,7 +123,7 @@ CgroupLayout CgroupLayoutFromMounts(const MountTable& table) {
 
 ProbeOutput ProbeCgroup(const ProbeContext& ctx) noexcept {
   return Guarded([&](ProbeOutput& out) {
-    auto read = ReadMountTable(ctx.root);
+    const auto& read = ctx.mounts.Get();
     if (!read) {
       if (read.error().code == ENOENT) {
         FromLayout(ctx, out);

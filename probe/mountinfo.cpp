@@ -154,4 +154,9 @@ Result<MountTableRead> ReadMountTable(const HostRoot& root) {
   return MountTableRead{std::move(table), std::string(source)};
 }
 
+const Result<MountTableRead>& MountTableOnce::Get() {
+  if (!read_) read_.emplace(ReadMountTable(root_));
+  return *read_;
+}
+
 }  // namespace cvm::probe

@@ -7,6 +7,7 @@
 // with a warning naming the line.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -75,5 +76,17 @@ inline constexpr std::size_t kMountInfoCap = 4 << 20;
 // path.
 // Parse warnings are in table.warnings for the caller to report.
 Result<MountTableRead> ReadMountTable(const HostRoot& root);
+
+// The root's mount table, read on first use and then shared: the cgroup,
+// storage and blockdev probes of one scan read it once, not three times.
+class MountTableOnce {
+ public:
+  explicit MountTableOnce(const HostRoot& root) : root_(root) {}
+  const Result<MountTableRead>& Get();
+
+ private:
+  const HostRoot& root_;
+  std::optional<Result<MountTableRead>> read_;
+};
 
 }  // namespace cvm::probe

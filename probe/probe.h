@@ -10,6 +10,8 @@
 
 namespace cvm::probe {
 
+class MountTableOnce;  // probe/mountinfo.h
+
 // Values from the Kubernetes node object, handed in by the agent as plain
 // data so probes know nothing of Kubernetes. Empty fields are unknown.
 struct NodeInfo {
@@ -37,6 +39,7 @@ struct ProbeContext {
   const HostRoot& root;
   const Facts& earlier;  // facts of the probes run before this one
   const ProbeOptions& options;
+  MountTableOnce& mounts;  // the root's mount table, read once per scan
   const NodeInfo* node = nullptr;  // agent mode only
 };
 

@@ -10,6 +10,7 @@
 #include "probe/host_tools.h"
 #include "probe/kernel.h"
 #include "probe/kernel_build.h"
+#include "probe/mountinfo.h"
 #include "probe/kmod.h"
 #include "probe/gpu.h"
 #include "probe/kernel.h"
@@ -52,8 +53,9 @@ Facts RunProbes(const HostRoot& root, const ProbeOptions& options,
                 const NodeInfo* node) {
   Facts facts;
   facts.root = root.path();
+  MountTableOnce mounts(root);
   for (const auto& entry : kProbes) {
-    ProbeContext ctx{root, facts, options, node};
+    ProbeContext ctx{root, facts, options, mounts, node};
     auto start = std::chrono::steady_clock::now();
     ProbeOutput out = entry.fn(ctx);
     std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;

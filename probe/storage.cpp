@@ -137,7 +137,7 @@ ProbeOutput ProbeStorage(const ProbeContext& ctx) noexcept {
 ProbeOutput ProbeStorageWith(const ProbeContext& ctx,
                              const StorageOptions& options) noexcept {
   return Guarded([&](ProbeOutput& out) {
-    auto read = ReadMountTable(ctx.root);
+    const auto& read = ctx.mounts.Get();
     const MountTable* table = read ? &read->table : nullptr;
     std::string source = read ? read->source : "";
     if (!read) {

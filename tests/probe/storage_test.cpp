@@ -78,6 +78,21 @@ TEST(ReadMountTable, ProcMountsIsTheLastResort) {
   EXPECT_TRUE(got->table.has_ids);
 }
 
+// One read per scan: a second Get() returns the same table even when the
+// file changed in between.
+TEST(MountTableOnce, ReadsOnFirstUseOnly) {
+  TempTree t;
+  t.Write("proc/1/mountinfo", "1 0 8:1 / / rw - ext4 /dev/first rw\n");
+  auto root = HostRoot::Open(t.path());
+  MountTableOnce once(*root);
+  const auto& first = once.Get();
+  ASSERT_TRUE(first);
+  t.Write("proc/1/mountinfo", "1 0 8:1 / / rw - ext4 /dev/second rw\n");
+  const auto& second = once.Get();
+  EXPECT_EQ(&first, &second);
+  EXPECT_EQ(second->table.mounts.at(0).source, "/dev/first");
+}
+
 TEST(ReadMountTable, OtherErrorsStopTheChain) {
   TempTree t;
   t.Mkdir("proc/1/mountinfo");  // EISDIR, not ENOENT
@@ -168,7 +183,8 @@ Facts Scan(const TempTree& t, const StorageOptions& options = {}) {
   EXPECT_TRUE(root);
   Facts earlier;
   ProbeOptions popts;
-  ProbeContext ctx{*root, earlier, popts};
+  MountTableOnce mounts(*root);
+  ProbeContext ctx{*root, earlier, popts, mounts};
   ProbeOutput out = ProbeStorageWith(ctx, options);
   Facts f;
   for (auto& [name, fact] : out.facts) {
