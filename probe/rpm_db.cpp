@@ -12,7 +12,6 @@
 
 #include <cerrno>
 #include <chrono>
-#include <mutex>
 #include <optional>
 
 #include <nlohmann/json.hpp>
@@ -92,20 +91,15 @@ std::vector<std::string> Files(Header h) {
   return out;
 }
 
-// librpm keeps its configuration, macros and log callback in globals.
-std::mutex& RpmMutex() {
-  static std::mutex mu;
-  return mu;
-}
-
 Result<std::vector<Package>> Query(const std::string& dbpath, std::string_view backend,
                                    std::span<const std::string_view> names,
                                    const std::string& display) {
-  std::lock_guard lock(RpmMutex());
+  // librpm keeps its configuration, macros and log callback in globals;
+  // Query runs only in QueryInChild's forked child, alone in its process.
   LogCapture cap;
   // librpm's messages become the error text instead of stderr lines.
   rpmlogCallback old = rpmlogSetCallback(&Collect, &cap);
-  static const bool configured = rpmReadConfigFiles(nullptr, nullptr) == 0;
+  const bool configured = rpmReadConfigFiles(nullptr, nullptr) == 0;
   std::optional<Result<std::vector<Package>>> result;
   if (!configured) {
     result.emplace(MakeError(display, "librpm could not read its configuration: " + cap.errors));
