@@ -14,18 +14,7 @@ constexpr std::string_view kSecureBootVar =
     "/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c";
 
 void ProbeSecureBoot(const ProbeContext& ctx, ProbeOutput& out) {
-  auto bytes = ctx.root.ReadFile(kSecureBootVar, 64);
-  if (bytes) {
-    auto v = ParseEfiBoolVariable(*bytes);
-    if (v) {
-      out.Set(kSecurebootEnabled, *v, kSecureBootVar);
-    } else {
-      out.AddError(MakeError(std::string(kSecureBootVar), v.error().message));
-    }
-    return;
-  }
-  if (bytes.error().code != ENOENT) {
-    out.AddError(bytes.error());
+  if (SetFromFile(ctx.root, kSecureBootVar, 64, kSecurebootEnabled, ParseEfiBoolVariable, out)) {
     return;
   }
   auto entries = ctx.root.ListDir(kEfivars);

@@ -317,17 +317,10 @@ ProbeOutput ProbePlatform(const ProbeContext& ctx) noexcept {
     }
 
     constexpr std::string_view kOnline = "/sys/devices/system/cpu/online";
-    if (auto text = ctx.root.ReadFile(kOnline, kSmallCap)) {
-      if (auto n = ParseCpuList(*text)) {
-        out.Set(kNodeCpus, *n, kOnline);
-      } else {
-        out.AddError(MakeError(std::string(kOnline), n.error().message));
-      }
-    } else if (text.error().code != ENOENT) {
-      out.AddError(text.error());
-    } else if (cpu && cpu->processors > 0) {
+    bool online = SetFromFile(ctx.root, kOnline, kSmallCap, kNodeCpus, ParseCpuList, out);
+    if (!online && cpu && cpu->processors > 0) {
       out.Set(kNodeCpus, cpu->processors, kCpuinfo);
-    } else {
+    } else if (!online) {
       out.AddError(MakeError(std::string(kOnline),
                              "neither " + std::string(kOnline) +
                                  " nor /proc/cpuinfo gives the CPU count",

@@ -2,6 +2,7 @@
 // What every probe sees (ProbeContext) and returns (ProbeOutput), and the
 // guard that keeps an exception inside a probe from ending the scan.
 
+#include <cerrno>
 #include <exception>
 #include <string>
 
@@ -44,6 +45,27 @@ struct ProbeContext {
 };
 
 using ProbeFn = ProbeOutput (*)(const ProbeContext&) noexcept;
+
+// Reads `path` (at most `cap` bytes) and sets `fact` to parse(text), the
+// path as its source. A parse error, or a read error other than ENOENT, is
+// recorded naming the path. Returns false only when the file does not
+// exist, so the caller can try its fallback.
+template <typename Parse>
+bool SetFromFile(const HostRoot& root, std::string_view path, std::size_t cap,
+                 std::string_view fact, Parse&& parse, ProbeOutput& out) {
+  auto text = root.ReadFile(path, cap);
+  if (!text) {
+    if (text.error().code == ENOENT) return false;
+    out.AddError(text.error());
+    return true;
+  }
+  if (auto v = parse(*text)) {
+    out.Set(fact, *v, path);
+  } else {
+    out.AddError(MakeError(std::string(path), v.error().message));
+  }
+  return true;
+}
 
 // Runs `body(out)`; an exception becomes an error of the probe.
 template <typename Body>

@@ -39,18 +39,7 @@ constexpr IntSysctl kInts[] = {
 
 void ProbeApparmor(const ProbeContext& ctx, ProbeOutput& out) {
   constexpr std::string_view kEnabled = "/sys/module/apparmor/parameters/enabled";
-  auto text = ctx.root.ReadFile(kEnabled, kSysctlCap);
-  if (text) {
-    auto v = ParseKernelBool(*text);
-    if (v) {
-      out.Set(kApparmorEnabled, *v, kEnabled);
-    } else {
-      out.AddError(MakeError(std::string(kEnabled), v.error().message));
-    }
-    return;
-  }
-  if (text.error().code != ENOENT) {
-    out.AddError(text.error());
+  if (SetFromFile(ctx.root, kEnabled, kSysctlCap, kApparmorEnabled, ParseKernelBool, out)) {
     return;
   }
   // The apparmor module directory exists whenever AppArmor is built in;
@@ -63,7 +52,7 @@ void ProbeApparmor(const ProbeContext& ctx, ProbeOutput& out) {
             "/sys/module/apparmor (absent under /sys/module)");
     return;
   }
-  out.AddError(module_dir ? text.error()
+  out.AddError(module_dir ? ErrnoError(ENOENT, std::string(kEnabled))
                           : MakeError("/sys/module",
                                       "no /sys/module in the root, so whether "
                                       "AppArmor is enabled is unknown",
