@@ -26,6 +26,7 @@
 #include "probe/facts_json.h"
 #include "probe/mountinfo.h"
 #include "probe/registry.h"
+#include "tests/support/pid1.h"
 #include "tests/support/temp_tree.h"
 
 namespace cvm::probe {
@@ -49,15 +50,8 @@ std::string SetUpAndScan(const std::string& image, int out) {
     return "bind mount";
   }
   if (::mount("tmpfs", "/var/lib/with space", "tmpfs", 0, "size=1m") != 0) return "tmpfs";
-  // Only now: the first child after this is PID 1 of the new namespace
-  // (mount(8) above must not be it).
-  if (::unshare(CLONE_NEWPID) != 0) return "unshare pid: " + std::to_string(errno);
-  pid_t init = ::fork();
-  if (init == 0) {
-    if (::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
-      WriteAll(out, json{{"error", "mount proc"}}.dump());
-      ::_exit(0);
-    }
+  // Only now (mount(8) above must not become PID 1).
+  return cvm::testing::RunAsPid1([out] {
     json report;
     if (auto root = HostRoot::Open("/")) {
       report["facts"] = FactsToJson(RunProbes(*root))["facts"];
@@ -65,11 +59,7 @@ std::string SetUpAndScan(const std::string& image, int out) {
     auto mountinfo = HostRoot::Open("/")->ReadFile("/proc/1/mountinfo", kMountInfoCap);
     report["mountinfo"] = mountinfo ? *mountinfo : "";
     WriteAll(out, report.dump());
-    ::_exit(0);
-  }
-  if (init < 0) return "fork";
-  ::waitpid(init, nullptr, 0);
-  return "";
+  });
 }
 
 json RunScenario(const std::string& image) {

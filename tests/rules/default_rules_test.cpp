@@ -30,6 +30,7 @@
 #include "tests/support/data.h"
 #include "tests/support/fixture.h"
 #include "tests/support/hung_fuse.h"
+#include "tests/support/pid1.h"
 
 namespace cvm::rules {
 namespace {
@@ -118,17 +119,8 @@ LiveResult ScanLive(const std::function<bool()>& setup, bool own_pid1, const Rul
           failed(fd);
         } else if (!own_pid1) {
           ScanInto(fd, rules);
-        } else if (::unshare(CLONE_NEWPID) != 0) {
+        } else if (!cvm::testing::RunAsPid1([&] { ScanInto(fd, rules); }).empty()) {
           failed(fd);
-        } else if (pid_t init = ::fork(); init == 0) {
-          if (::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
-            failed(fd);
-          } else {
-            ScanInto(fd, rules);
-          }
-          ::_exit(0);
-        } else if (init > 0) {
-          ::waitpid(init, nullptr, 0);
         }
       },
       std::chrono::seconds(120));
