@@ -123,7 +123,8 @@ std::map<std::string, std::string> ParseKernelConfig(std::string_view text) {
     if (line.starts_with("# CONFIG_") && line.ends_with(kNotSet)) {
       std::string_view name = line.substr(9, line.size() - 9 - kNotSet.size());
       if (!name.empty() && name.find(' ') == std::string_view::npos) {
-        out[std::string(name)] = "n";
+        // Not `= "n"`: see ErrnoName in probe/host_root.cpp (g++ 12 -O3).
+        out.insert_or_assign(std::string(name), std::string("n"));
       }
       continue;
     }

@@ -81,9 +81,17 @@ std::vector<Package> ParseApkInstalled(std::string_view text) {
       case 'V': cur.version = std::string(value); break;
       case 'A': cur.arch = std::string(value); break;
       case 'F': dir = std::string(value); break;
-      case 'R':
-        cur.files.push_back("/" + (dir.empty() ? "" : dir + "/") + std::string(value));
+      case 'R': {
+        // Appended piece by piece: see ErrnoName in probe/host_root.cpp.
+        std::string path = "/";
+        if (!dir.empty()) {
+          path += dir;
+          path += '/';
+        }
+        path += value;
+        cur.files.push_back(std::move(path));
         break;
+      }
       default: break;
     }
   });

@@ -378,8 +378,16 @@ class Loader {
 
 std::string LoadError::Text() const {
   std::string out = file;
-  if (line > 0) out += ":" + std::to_string(line) + ":" + std::to_string(column);
-  return out + ": " + message;
+  if (line > 0) {
+    // Appended piece by piece: see ErrnoName in probe/host_root.cpp.
+    out += ':';
+    out += std::to_string(line);
+    out += ':';
+    out += std::to_string(column);
+  }
+  out += ": ";
+  out += message;
+  return out;
 }
 
 LoadResult LoadRulesText(std::string_view text, const std::string& file) {
