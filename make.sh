@@ -45,8 +45,10 @@ install_missing() {
 }
 
 build() {
-  if [ ! -f build/CMakeCache.txt ]; then
-    cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  # Warnings are errors here (CVM_WERROR; a plain cmake build keeps them
+  # warnings). A tree configured before the option existed is set again.
+  if ! grep -qs '^CVM_WERROR:BOOL=ON$' build/CMakeCache.txt; then
+    cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCVM_WERROR=ON >/dev/null
   fi
   cmake --build build -j2
 }
