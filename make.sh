@@ -24,6 +24,7 @@ TEST_PACKAGES=(
   libbenchmark-dev
   rpm dpkg-dev
   rsync iptables
+  prometheus python3-yaml wrk prometheus-node-exporter
 )
 
 install_missing() {

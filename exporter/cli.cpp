@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "exporter/facts_doc.h"
+#include "exporter/metrics.h"
 #include "exporter/report_json.h"
 #include "exporter/text_report.h"
 #include "exporter/version.h"
@@ -49,7 +51,9 @@ Nothing on the host is changed and nothing is executed unless
 Options:
   --root DIR        The host's root: / at a shell (default), /host in the
                     DaemonSet, or a folder (a fixture, an unpacked image)
-  --format FORMAT   text (default, for people) or json (docs/report-format.md)
+  --format FORMAT   text (default, for people), json (docs/report-format.md)
+                    or prometheus (the exposition of docs/metrics.md, once:
+                    for node_exporter's textfile collector)
   --profile NAME    coder-v1 (default), coder-v2, sysbox-0.6 or sysbox-0.7:
                     which sources' thresholds to judge by (docs/rules.md)
   --verdict NAME    The verdict that sets the exit status: cvm (default),
@@ -146,6 +150,11 @@ int Usage(std::ostream& err, const std::string& message) {
   return kExitUsage;
 }
 
+double UnixNow() {
+  using namespace std::chrono;
+  return duration<double>(system_clock::now().time_since_epoch()).count();
+}
+
 bool UseColor() {
   const char* no_color = std::getenv("NO_COLOR");
   if (no_color != nullptr && no_color[0] != '\0') return false;
@@ -205,8 +214,9 @@ int RunScan(Args& args, std::ostream& out, std::ostream& err) {
     if (!error.empty()) return Usage(err, "scan: " + error);
     return Usage(err, "scan: unknown option '" + std::string(args.Peek()) + "'");
   }
-  if (format != "text" && format != "json") {
-    return Usage(err, "scan: --format must be text or json, not '" + format + "'");
+  if (format != "text" && format != "json" && format != "prometheus") {
+    return Usage(err, "scan: --format must be text, json or prometheus, not '" +
+                          format + "'");
   }
   if (!rules::IsProfile(profile)) {
     return Usage(err, "scan: unknown profile '" + profile +
@@ -228,6 +238,10 @@ int RunScan(Args& args, std::ostream& out, std::ostream& err) {
                                             std::move(loaded.errors));
   if (format == "json") {
     out << ReportToJson(report).dump(2) << "\n";
+  } else if (format == "prometheus") {
+    Families families = ReportFamilies(report, UnixNow());
+    families.push_back(BuildInfoFamily());
+    out << RenderExposition(families);
   } else {
     WriteTextReport(report, TextOptions{UseColor(), show_facts}, out);
   }
