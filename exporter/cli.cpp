@@ -9,9 +9,12 @@
 #include <string_view>
 #include <vector>
 
+#include "exporter/agent.h"
+#include "exporter/args.h"
 #include "exporter/facts_doc.h"
 #include "exporter/metrics.h"
 #include "exporter/report_json.h"
+#include "exporter/scan_worker.h"
 #include "exporter/text_report.h"
 #include "exporter/version.h"
 #include "probe/host_root.h"
@@ -29,6 +32,8 @@ Checks whether a node can host Coder CVM workspaces (Sysbox).
 
 Commands:
   scan      Scan a host root once, judge it and print the report
+  agent     Scan on a schedule and serve metrics, health and the report
+            over HTTP (the DaemonSet; docs/agent.md)
   rules     List or validate rules (rules list, rules validate FILE...)
   explain   Show what a rule checks, why, its sources and its fix
   facts     List every fact the probes can set
@@ -100,44 +105,6 @@ Options:
   --markdown   Print docs/facts.md
   -h, --help   Show this help
 )";
-
-// Walks the arguments of one command. Accepts "--opt VALUE" and
-// "--opt=VALUE"; anything unknown is a usage error.
-class Args {
- public:
-  Args(int argc, char** argv, int start) {
-    for (int i = start; i < argc; ++i) args_.emplace_back(argv[i]);
-  }
-  bool Done() const { return pos_ >= args_.size(); }
-  std::string_view Peek() const { return args_[pos_]; }
-  // True when the current argument is `name`; takes its value if needed.
-  bool Flag(std::string_view name) {
-    if (args_[pos_] != name) return false;
-    ++pos_;
-    return true;
-  }
-  std::optional<std::string> Option(std::string_view name, std::string& error) {
-    std::string_view a = args_[pos_];
-    if (a == name) {
-      if (pos_ + 1 >= args_.size()) {
-        error = std::string(name) + " needs a value";
-        return std::nullopt;
-      }
-      pos_ += 2;
-      return args_[pos_ - 1];
-    }
-    if (a.size() > name.size() && a.substr(0, name.size()) == name &&
-        a[name.size()] == '=') {
-      ++pos_;
-      return std::string(a.substr(name.size() + 1));
-    }
-    return std::nullopt;
-  }
-
- private:
-  std::vector<std::string> args_;
-  std::size_t pos_ = 0;
-};
 
 int PrintVersion(std::ostream& out) {
   out << "cvm-preflight " << kVersion << "\n";
@@ -409,6 +376,9 @@ int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   }
   Args args(argc, argv, 2);
   if (cmd == "scan") return RunScan(args, out, err);
+  if (cmd == "agent") return RunAgentCommand(args, out, err);
+  // Hidden: the agent's scan worker (exporter/scan_worker.h).
+  if (cmd == "__scan-worker") return RunScanWorker();
   if (cmd == "facts") return RunFacts(args, out, err);
   if (cmd == "rules") return RunRules(args, out, err);
   if (cmd == "explain") return RunExplain(args, out, err);
