@@ -65,6 +65,8 @@ CVM_PREFLIGHT_INTERVAL=5m; the command line wins):
                         (repeatable; in the environment comma-separated);
                         the defaults are compiled in. Watched for changes;
                         files that do not load keep the last good set
+  --rules-check D       How often the rule files are checked for changes
+                        (default 10s)
   --profile NAME        coder-v1 (default), coder-v2, sysbox-0.6, sysbox-0.7
   --node-name NAME      This node's name (default $NODE_NAME, the downward
                         API's spec.nodeName)
@@ -515,7 +517,8 @@ int RunAgentCommand(Args& args, std::ostream& out, std::ostream& err) {
   // The environment first, then the command line over it.
   std::map<std::string, std::string> values;
   const char* kValueFlags[] = {"--root", "--listen", "--interval", "--scan-timeout",
-                               "--rules", "--profile", "--node-name", "--log-level"};
+                               "--rules", "--profile", "--node-name", "--log-level",
+                               "--rules-check"};
   for (const char* f : kValueFlags) {
     if (auto v = Env(EnvName(f))) values[f] = *v;
   }
@@ -585,7 +588,8 @@ int RunAgentCommand(Args& args, std::ostream& out, std::ostream& err) {
   if (values.count("--profile")) o.profile = values["--profile"];
   if (values.count("--node-name")) o.node_name = values["--node-name"];
   for (auto [flag, target] : {std::pair{"--interval", &o.interval},
-                              std::pair{"--scan-timeout", &o.scan_timeout}}) {
+                              std::pair{"--scan-timeout", &o.scan_timeout},
+                              std::pair{"--rules-check", &o.rules_check}}) {
     if (!values.count(flag)) continue;
     auto d = ParseDuration(values[flag]);
     if (!d) return usage(std::string(flag) + ": " + d.error().message);
