@@ -278,8 +278,7 @@ bool Agent::Scan(std::string_view why, int interrupt_fd) {
   }
   auto pub = std::make_shared<Published>();
   pub->exposition = RenderExposition(ReportFamilies(report, UnixSeconds()));
-  pub->report_json = ReportToJson(report).dump(2, ' ', false,
-                                                nlohmann::json::error_handler_t::replace) + "\n";
+  pub->report_json = DumpJson(ReportToJson(report)) + "\n";
   {
     std::lock_guard<std::mutex> lock(mu_);
     published_ = std::move(pub);

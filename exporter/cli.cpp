@@ -204,7 +204,7 @@ int RunScan(Args& args, std::ostream& out, std::ostream& err) {
                                             loaded.set, profile,
                                             std::move(loaded.errors));
   if (format == "json") {
-    out << ReportToJson(report).dump(2) << "\n";
+    out << DumpJson(ReportToJson(report)) << "\n";
   } else if (format == "prometheus") {
     Families families = ReportFamilies(report, UnixNow());
     families.push_back(BuildInfoFamily());

@@ -1,5 +1,6 @@
 #include "exporter/report_json.h"
 
+#include "exporter/utf8.h"
 #include "exporter/version.h"
 #include "probe/facts_json.h"
 
@@ -7,6 +8,29 @@ namespace cvm::exporter {
 namespace {
 
 using nlohmann::json;
+
+// `j` with ValidUtf8 applied to every string and key.
+json Sanitized(const json& j) {
+  switch (j.type()) {
+    case json::value_t::string: {
+      const auto& s = j.get_ref<const std::string&>();
+      std::string v = ValidUtf8(s);
+      return v == s ? j : json(std::move(v));
+    }
+    case json::value_t::array: {
+      json out = json::array();
+      for (const auto& e : j) out.push_back(Sanitized(e));
+      return out;
+    }
+    case json::value_t::object: {
+      json out = json::object();
+      for (const auto& [k, v] : j.items()) out[ValidUtf8(k)] = Sanitized(v);
+      return out;
+    }
+    default:
+      return j;
+  }
+}
 
 json FactValueJson(const probe::FactValue& v) {
   // Reuse the facts serialiser for one value.
@@ -69,6 +93,12 @@ json ReportToJson(const rules::Report& report) {
   for (const auto& e : report.rule_errors) errors.push_back(e.Text());
   out["rule_errors"] = std::move(errors);
   return out;
+}
+
+std::string DumpJson(const json& j, int indent) {
+  // Sanitized first so that the rule is ours (one U+FFFD per bad byte);
+  // nlohmann's replace handler stays as the last guard: it never throws.
+  return Sanitized(j).dump(indent, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace cvm::exporter

@@ -179,7 +179,9 @@ Result<std::vector<Package>> QueryInChild(const std::string& dbpath, std::string
                         {"path", r.error().path},
                         {"message", r.error().message}};
         }
-        WriteAll(fd, j.dump());
+        // A package name or version with bytes that are not UTF-8 must not
+        // throw here; they come back as U+FFFD.
+        WriteAll(fd, j.dump(-1, ' ', false, json::error_handler_t::replace));
       },
       kQueryDeadline);
   if (!run) return run.error();
