@@ -9,7 +9,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "probe/child.h"
@@ -49,17 +48,36 @@ void CloseFd(int& fd) {
 }  // namespace
 
 int RunScanWorker() {
-  std::string line;
-  while (std::getline(std::cin, line)) {
-    nlohmann::json answer;
-    try {
-      answer = Answer(line);
-    } catch (const std::exception& e) {
-      answer = {{"error", std::string("scan worker: ") + e.what()}};
+  // Lines from stdin; between requests, once a second, the children a scan
+  // left hung in the kernel are reaped as they end (probe/child.h), so an
+  // idle worker holds no zombies either.
+  std::string buf;
+  for (;;) {
+    std::size_t eol;
+    while ((eol = buf.find('\n')) != std::string::npos) {
+      std::string line = buf.substr(0, eol);
+      buf.erase(0, eol + 1);
+      nlohmann::json answer;
+      try {
+        answer = Answer(line);
+      } catch (const std::exception& e) {
+        answer = {{"error", std::string("scan worker: ") + e.what()}};
+      }
+      if (!probe::WriteAll(STDOUT_FILENO, Dump(answer) + "\n")) return 1;
     }
-    if (!probe::WriteAll(STDOUT_FILENO, Dump(answer) + "\n")) return 1;
+    pollfd p{STDIN_FILENO, POLLIN, 0};
+    int r = ::poll(&p, 1, 1000);
+    if (r < 0 && errno != EINTR) return 1;
+    if (r <= 0) {
+      probe::ReapHungChildren();
+      continue;
+    }
+    char chunk[4096];
+    ssize_t n = ::read(STDIN_FILENO, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return 0;  // the agent closed our stdin
+    buf.append(chunk, static_cast<std::size_t>(n));
   }
-  return 0;
 }
 
 ScanWorker::~ScanWorker() { Stop(); }

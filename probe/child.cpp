@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <mutex>
 #include <thread>
 
 #include "probe/detail/unique_fd.h"
@@ -18,7 +19,7 @@ using Clock = std::chrono::steady_clock;
 
 // Reaps `pid`; a child stuck in an uninterruptible sleep may outlive
 // SIGKILL for a while, so this waits a bounded time and then gives up
-// (the zombie is reaped by init when the scan exits).
+// (the caller registers it: ReapHungChildren reaps it later).
 bool Reap(pid_t pid, int& status, std::chrono::milliseconds patience) {
   auto until = Clock::now() + patience;
   for (;;) {
@@ -30,7 +31,40 @@ bool Reap(pid_t pid, int& status, std::chrono::milliseconds patience) {
   }
 }
 
+std::mutex& RegistryMutex() {
+  static std::mutex mu;
+  return mu;
+}
+
+std::vector<HungChild>& Registry() {
+  static std::vector<HungChild> hung;
+  return hung;
+}
+
+void Register(pid_t pid, std::string key) {
+  std::lock_guard<std::mutex> lock(RegistryMutex());
+  Registry().push_back({pid, std::move(key), std::chrono::system_clock::now()});
+}
+
+// A killed child gets this long to end before it is left to the registry.
+constexpr std::chrono::milliseconds kKilledPatience{100};
+
 }  // namespace
+
+std::vector<HungChild> ReapHungChildren() {
+  std::lock_guard<std::mutex> lock(RegistryMutex());
+  auto& hung = Registry();
+  std::vector<HungChild> still;
+  for (auto& h : hung) {
+    int status = 0;
+    pid_t r = ::waitpid(h.pid, &status, WNOHANG);
+    // r == pid: ended and reaped now; r < 0 (ECHILD): reaped by someone
+    // else (a subreaper's waitpid(-1)); both leave the registry.
+    if (r == 0) still.push_back(std::move(h));
+  }
+  hung = still;
+  return still;
+}
 
 bool WriteAll(int fd, std::string_view data) {
   while (!data.empty()) {
@@ -43,23 +77,37 @@ bool WriteAll(int fd, std::string_view data) {
 }
 
 Result<std::vector<ChildRun>> RunChildrenWithDeadline(
-    const std::vector<std::function<void(int fd)>>& works, std::chrono::milliseconds deadline) {
+    const std::vector<std::function<void(int fd)>>& works, std::chrono::milliseconds deadline,
+    const std::vector<std::string>& keys) {
   struct Live {
     pid_t pid = -1;
     detail::UniqueFd read_end;
     bool open = true;
   };
+  auto key_of = [&](std::size_t i) { return i < keys.size() ? keys[i] : std::string(); };
   std::vector<Live> kids(works.size());
   std::vector<ChildRun> runs(works.size());
+  // Works whose key's child still hangs are not forked again.
+  for (const HungChild& h : ReapHungChildren()) {
+    for (std::size_t i = 0; i < works.size(); ++i) {
+      if (!h.key.empty() && key_of(i) == h.key && !runs[i].hung_since) {
+        runs[i].hung_since = h.since;
+        runs[i].timed_out = true;
+        kids[i].open = false;
+      }
+    }
+  }
   // Kills and reaps the children forked so far (on a fork or pipe error).
   auto abandon = [&](std::size_t upto) {
     for (std::size_t k = 0; k < upto; ++k) {
+      if (kids[k].pid < 0) continue;
       ::kill(kids[k].pid, SIGKILL);
       int status = 0;
-      Reap(kids[k].pid, status, std::chrono::milliseconds(1000));
+      if (!Reap(kids[k].pid, status, kKilledPatience)) Register(kids[k].pid, key_of(k));
     }
   };
   for (std::size_t i = 0; i < works.size(); ++i) {
+    if (runs[i].hung_since) continue;
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) {
       int e = errno;
@@ -88,7 +136,8 @@ Result<std::vector<ChildRun>> RunChildrenWithDeadline(
     kids[i].read_end = std::move(read_end);
   }
   auto until = Clock::now() + deadline;
-  std::size_t open = kids.size();
+  std::size_t open = 0;
+  for (const Live& k : kids) open += k.open ? 1 : 0;
   while (open > 0) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
     if (left.count() <= 0) break;
@@ -117,14 +166,20 @@ Result<std::vector<ChildRun>> RunChildrenWithDeadline(
     }
   }
   for (std::size_t i = 0; i < kids.size(); ++i) {
+    if (kids[i].pid < 0) continue;
     runs[i].timed_out = kids[i].open;
     if (kids[i].open) ::kill(kids[i].pid, SIGKILL);
   }
   for (std::size_t i = 0; i < kids.size(); ++i) {
+    if (kids[i].pid < 0) continue;
     int status = 0;
+    // A child that closed its pipe is about to exit; a killed one may be
+    // stuck in the kernel: it goes to the registry, reaped when it ends.
     if (Reap(kids[i].pid, status,
-             std::chrono::milliseconds(runs[i].timed_out ? 1000 : 5000))) {
+             runs[i].timed_out ? kKilledPatience : std::chrono::milliseconds(5000))) {
       runs[i].clean_exit = !runs[i].timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    } else {
+      Register(kids[i].pid, key_of(i));
     }
   }
   return runs;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <ctime>
 #include <optional>
 
 #include "probe/child.h"
@@ -124,6 +125,19 @@ std::string HostPathName(std::string_view path) {
   return out;
 }
 
+namespace {
+
+std::string Rfc3339(std::chrono::system_clock::time_point t) {
+  std::time_t secs = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  ::gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+}  // namespace
+
 bool IsNetworkFsType(std::string_view fstype) {
   return In(kNetworkTypes, fstype) || fstype.rfind("fuse.", 0) == 0;
 }
@@ -154,12 +168,20 @@ ProbeOutput ProbeStorageWith(const ProbeContext& ctx,
     StringList network;
     // One child per path, all at once: hung mounts under several paths
     // cost one deadline, not one each.
+    // Keyed by root and path: while the child of an earlier scan still
+    // hangs on a path, no second one is forked for it (probe/child.h).
     std::vector<std::function<void(int)>> works;
+    std::vector<std::string> keys;
     for (std::string_view path : kHostPaths) {
       works.push_back(
           [&, path](int fd) { AnswerInChild(fd, ctx.root, path, child_table, options); });
+      std::string key = "storage ";
+      key += ctx.root.path();
+      key += ' ';
+      key += path;
+      keys.push_back(std::move(key));
     }
-    auto runs = RunChildrenWithDeadline(works, options.statvfs_deadline);
+    auto runs = RunChildrenWithDeadline(works, options.statvfs_deadline, keys);
     if (!runs) {
       out.AddError(runs.error());
       return;
@@ -190,11 +212,18 @@ ProbeOutput ProbeStorageWith(const ProbeContext& ctx,
           out.Set(Named(kHostPathExists, name), true, source + " (a mount point)");
           set_mount(*m);
         }
-        out.AddError(MakeError(std::string(path),
-                               run->timed_out
-                                   ? "resolving did not answer within " + secs +
-                                         " (a hung network filesystem?)"
-                                   : "the child resolving it failed",
+        std::string why;
+        if (run->hung_since) {
+          why = "the child of an earlier scan resolving it has hung since " +
+                Rfc3339(*run->hung_since) +
+                " (killed, stuck in the kernel: a hung network filesystem?); not tried again "
+                "until it ends";
+        } else if (run->timed_out) {
+          why = "resolving did not answer within " + secs + " (a hung network filesystem?)";
+        } else {
+          why = "the child resolving it failed";
+        }
+        out.AddError(MakeError(std::string(path), std::move(why),
                                run->timed_out ? ETIMEDOUT : 0));
         continue;
       }

@@ -1,8 +1,13 @@
 #include "probe/storage.h"
 
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <signal.h>
 
+#include <cerrno>
 #include <chrono>
+#include <fstream>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -343,6 +348,116 @@ TEST(StorageProbe, HungFuseMountEndsAtTheDeadline) {
               std::string::npos)
         << f.errors()[0].message;
   }
+}
+
+// The process state letter of `pid` (/proc/PID/stat), '?' if gone.
+char ProcState(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), {});
+  auto close = stat.rfind(')');
+  return close == std::string::npos || close + 2 >= stat.size() ? '?' : stat[close + 2];
+}
+
+// Issue 20: a child killed at its deadline while the kernel holds it (a
+// FUSE request the server took and never answers: SIGKILL waits) is not
+// left a zombie, not forked again for the same key while it hangs, and
+// reaped once it ends.
+TEST(HungChildren, AChildStuckAfterSigkillIsKeptReapedAndNotForkedAgain) {
+  TempTree t;
+  t.Mkdir("m");
+  cvm::testing::HungFuse fuse(t.Abs("m"), cvm::testing::HungFuse::Mode::kTakeAndHold);
+  if (!fuse.ok()) GTEST_SKIP() << fuse.why();
+  std::string dir = t.Abs("m");
+  std::function<void(int)> statfs = [dir](int fd) {
+    struct statvfs sv;
+    int r = ::statvfs(dir.c_str(), &sv);
+    WriteAll(fd, r == 0 ? "ok" : "errno " + std::to_string(errno));
+  };
+  const std::vector<std::string> keys = {"statvfs m"};
+  ASSERT_TRUE(ReapHungChildren().empty());
+
+  auto first = RunChildrenWithDeadline({statfs}, 300ms, keys);
+  ASSERT_TRUE(first);
+  EXPECT_TRUE((*first)[0].timed_out);
+  EXPECT_FALSE((*first)[0].hung_since);
+  std::vector<HungChild> hung = ReapHungChildren();
+  ASSERT_EQ(hung.size(), 1u) << "the killed child should still be in the kernel";
+  EXPECT_EQ(hung[0].key, "statvfs m");
+  pid_t pid = hung[0].pid;
+  EXPECT_EQ(ProcState(pid), 'D') << "uninterruptible, SIGKILL pending";
+  EXPECT_EQ(fuse.held(), 1);
+
+  // The same key again: no fork, the answer says since when it hangs.
+  auto second = RunChildrenWithDeadline({statfs}, 300ms, keys);
+  ASSERT_TRUE(second);
+  EXPECT_TRUE((*second)[0].timed_out);
+  ASSERT_TRUE((*second)[0].hung_since);
+  EXPECT_EQ(*(*second)[0].hung_since, hung[0].since);
+  EXPECT_EQ((*second)[0].output, "");
+  EXPECT_EQ(fuse.held(), 1) << "a second child reached the dead mount";
+  // Another key still runs.
+  auto other = RunChildrenWithDeadline({[](int fd) { WriteAll(fd, "x"); }}, 2000ms, {"other"});
+  ASSERT_TRUE(other);
+  EXPECT_TRUE((*other)[0].clean_exit);
+
+  // The server goes away: the held request fails, the child ends and is
+  // reaped (no zombie left), and the key is tried again.
+  EXPECT_EQ(ProcState(pid), 'D') << "still held";
+  fuse.Abort();
+  for (auto end = std::chrono::steady_clock::now() + 10s;
+       !ReapHungChildren().empty() && std::chrono::steady_clock::now() < end;) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(ReapHungChildren().empty());
+  int status = 0;
+  errno = 0;
+  EXPECT_EQ(::waitpid(pid, &status, WNOHANG), -1);
+  EXPECT_EQ(errno, ECHILD) << "the child was not reaped";
+  EXPECT_EQ(ProcState(pid), '?');
+  auto third = RunChildrenWithDeadline({statfs}, 2000ms, keys);
+  ASSERT_TRUE(third);
+  EXPECT_FALSE((*third)[0].hung_since);
+  EXPECT_FALSE((*third)[0].timed_out);
+  // Abort() also detached the mount: the folder answers for itself again.
+  EXPECT_EQ((*third)[0].output, "ok");
+}
+
+// The storage probe keys its children by root and path: the scan after a
+// hang reports the path as hung since the first scan, without a new child.
+TEST(StorageProbe, TheNextScanReportsAPathStillHungSinceTheFirst) {
+  TempTree t;
+  LayOutNode(t);
+  t.Write("proc/1/mountinfo",
+          std::string(kNode) +
+              "60 40 0:77 / /var/lib/kubelet rw,nosuid,nodev - fuse.hung "
+              "hung rw,user_id=0,group_id=0\n");
+  cvm::testing::HungFuse fuse(t.Abs("var/lib/kubelet"),
+                              cvm::testing::HungFuse::Mode::kTakeAndHold);
+  if (!fuse.ok()) GTEST_SKIP() << fuse.why();
+  StorageOptions options;
+  options.statvfs_deadline = 300ms;
+  options.statvfs_without_procfs = true;
+  Facts first = Scan(t, options);
+  ASSERT_EQ(first.errors().size(), 1u);
+  EXPECT_NE(first.errors()[0].message.find("did not answer within 300 ms"), std::string::npos)
+      << first.errors()[0].message;
+  int held = fuse.held();
+  EXPECT_GE(held, 1);
+  Facts second = Scan(t, options);
+  ASSERT_EQ(second.errors().size(), 1u);
+  EXPECT_EQ(second.errors()[0].path, "/var/lib/kubelet");
+  EXPECT_NE(second.errors()[0].message.find("has hung since 20"), std::string::npos)
+      << second.errors()[0].message;
+  EXPECT_EQ(fuse.held(), held) << "the second scan forked a child onto the dead mount";
+  // The mount table still says what holds the path.
+  EXPECT_EQ(*second.GetString("hostpath.var_lib_kubelet.fstype"), "fuse.hung");
+  EXPECT_TRUE(second.GetInt("hostpath.var_lib.free_bytes").has_value());
+  fuse.Abort();
+  for (auto end = std::chrono::steady_clock::now() + 10s;
+       !ReapHungChildren().empty() && std::chrono::steady_clock::now() < end;) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(ReapHungChildren().empty());
 }
 
 }  // namespace
