@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/support/data.h"
+#include "tests/support/hung_fuse.h"
 #include "tests/support/temp_tree.h"
 
 extern char** environ;
@@ -315,6 +316,42 @@ TEST(Agent, RuleFilesThatDoNotLoadKeepTheLastGoodSet) {
     return n;
   };
   EXPECT_EQ(checks(after), checks(before));
+}
+
+// A scan past --scan-timeout (a host path on a FUSE mount whose server
+// never answers, under the storage probe's own 2 s deadline) is killed and
+// counted, /healthz fails so that the kubelet restarts the agent, and it
+// passes again once a scan finishes.
+TEST(Agent, AScanPastItsDeadlineFailsHealthzUntilOneFinishes) {
+  cvm::testing::TempTree root;
+  root.CopyFrom(Root("debian-12"));
+  root.Mkdir("var/lib/kubelet");
+  auto fuse = std::make_unique<cvm::testing::HungFuse>(root.Abs("var/lib/kubelet"));
+  if (!fuse->ok()) GTEST_SKIP() << fuse->why();
+  AgentProcess agent({"--root", root.path(), "--listen", "127.0.0.1:0", "--scan-timeout",
+                      "1s", "--interval", "1s", "--no-pci-events"});
+  int port = agent.WaitPort();
+  ASSERT_GT(port, 0) << agent.Log();
+  double overruns = 0;
+  int health = 0;
+  for (auto end = Clock::now() + 15s; Clock::now() < end && (overruns < 1 || health != 503);
+       std::this_thread::sleep_for(50ms)) {
+    overruns = Sample(Get(port, "/metrics").body, "cvm_preflight_scan_overruns_total");
+    health = Get(port, "/healthz").status;
+  }
+  EXPECT_GE(overruns, 1) << agent.Log();
+  EXPECT_EQ(health, 503) << agent.Log();
+  EXPECT_NE(agent.Log().find("scan overran its deadline"), std::string::npos) << agent.Log();
+  EXPECT_NE(Get(port, "/readyz").status, 200) << "no scan has finished yet";
+
+  fuse.reset();  // the mount goes away: the next scan finishes
+  for (auto end = Clock::now() + 15s; Clock::now() < end && health != 200;
+       std::this_thread::sleep_for(50ms)) {
+    health = Get(port, "/healthz").status;
+  }
+  EXPECT_EQ(health, 200) << agent.Log();
+  EXPECT_EQ(Get(port, "/readyz").status, 200);
+  EXPECT_GE(Sample(Get(port, "/metrics").body, "cvm_preflight_scans_total"), 1);
 }
 
 }  // namespace
