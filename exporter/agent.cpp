@@ -211,6 +211,10 @@ class Agent {
 
   std::mutex mu_;
   std::shared_ptr<const Published> published_;  // under mu_
+  static constexpr milliseconds kOwnMetricsTtl{1000};
+  std::mutex own_mu_;
+  std::string own_text_;           // under own_mu_
+  Clock::time_point own_at_{};     // under own_mu_
   std::atomic<bool> overrun_{false};
   std::atomic<Clock::rep> last_scan_end_{0};  // steady clock; 0 before any
   const Clock::time_point started_ = Clock::now();
@@ -341,10 +345,23 @@ HttpResponse Agent::Metrics() {
     pub = published_;
   }
   std::string body = pub ? pub->exposition : std::string();
-  Families own = registry_.Collect();
-  own.push_back(BuildInfoFamily());
-  for (auto& f : ProcessFamilies()) own.push_back(std::move(f));
-  body += RenderExposition(own);
+  // The agent's own families (counters, histogram, build and process info)
+  // are rendered at most once every kOwnMetricsTtl; scrapes in between get
+  // the same text. Rendering them (prometheus-cpp's serializer, /proc/self
+  // reads) cost more than the rest of a request; Prometheus scrapes every
+  // 15 s or more, so this only matters under load.
+  {
+    std::lock_guard<std::mutex> lock(own_mu_);
+    auto now = Clock::now();
+    if (own_text_.empty() || now - own_at_ >= kOwnMetricsTtl) {
+      Families own = registry_.Collect();
+      own.push_back(BuildInfoFamily());
+      for (auto& f : ProcessFamilies()) own.push_back(std::move(f));
+      own_text_ = RenderExposition(own);
+      own_at_ = now;
+    }
+    body += own_text_;
+  }
   return {200, kExpositionContentType, std::move(body)};
 }
 

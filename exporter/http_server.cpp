@@ -2,7 +2,10 @@
 
 #include <civetweb.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
+#include <string>
 #include <mutex>
 #include <vector>
 
@@ -17,12 +20,18 @@ void Send(mg_connection* conn, const HttpResponse& r, bool head) {
                        : r.status == 405 ? "Method Not Allowed"
                        : r.status == 503 ? "Service Unavailable"
                                          : "Error";
-  mg_printf(conn,
-            "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-            "Cache-Control: no-store\r\n%s\r\n",
-            r.status, reason, r.content_type.c_str(), r.body.size(),
-            r.status == 405 ? "Allow: GET, HEAD\r\n" : "");
-  if (!head && !r.body.empty()) mg_write(conn, r.body.data(), r.body.size());
+  // Head and body in one write: two small writes meet Nagle's algorithm
+  // and the client's delayed ACK (40 ms a response; 90 requests/s measured
+  // by tests/bench/agent_vs_node_exporter.sh before this).
+  char header[256];
+  int n = std::snprintf(header, sizeof header,
+                        "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                        "Cache-Control: no-store\r\n%s\r\n",
+                        r.status, reason, r.content_type.c_str(), r.body.size(),
+                        r.status == 405 ? "Allow: GET, HEAD\r\n" : "");
+  std::string out(header, n > 0 ? std::min<std::size_t>(n, sizeof header - 1) : 0);
+  if (!head) out += r.body;
+  mg_write(conn, out.data(), out.size());
 }
 
 }  // namespace
@@ -65,6 +74,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpOptions& options
       "request_timeout_ms", timeout.c_str(),
       "enable_keep_alive", "yes",
       "keep_alive_timeout_ms", "5000",
+      "tcp_nodelay", "1",
       nullptr};
   mg_callbacks callbacks{};
   // civetweb logs to stderr by default; its text is returned in the error.
