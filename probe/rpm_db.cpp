@@ -1,14 +1,7 @@
 #include "probe/rpm_db.h"
 
 #include <fcntl.h>
-#include <rpm/header.h>
-#include <rpm/rpmdb.h>
-#include <rpm/rpmlib.h>
-#include <rpm/rpmlog.h>
-#include <rpm/rpmmacro.h>
 #include <rpm/rpmtag.h>
-#include <rpm/rpmtd.h>
-#include <rpm/rpmts.h>
 
 #include <cerrno>
 #include <chrono>
@@ -17,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "probe/child.h"
-#include "probe/detail/rpm_ptr.h"
+#include "probe/detail/librpm.h"
 #include "probe/scratch_dir.h"
 
 namespace cvm::probe {
@@ -70,24 +63,25 @@ Result<bool> CopyFile(const HostRoot& root, const std::string& from, const Scrat
 }
 
 struct LogCapture {
+  const detail::LibRpm* rpm;
   std::string errors;
 };
 
 int Collect(rpmlogRec rec, rpmlogCallbackData data) {
   auto* cap = static_cast<LogCapture*>(data);
-  if (rpmlogRecPriority(rec) <= RPMLOG_WARNING) {
-    std::string m = rpmlogRecMessage(rec);
+  if (cap->rpm->rpmlogRecPriority(rec) <= RPMLOG_WARNING) {
+    std::string m = cap->rpm->rpmlogRecMessage(rec);
     while (!m.empty() && m.back() == '\n') m.pop_back();
     cap->errors += (cap->errors.empty() ? "" : "; ") + m;
   }
   return 0;  // handled: nothing printed to stderr
 }
 
-std::vector<std::string> Files(Header h) {
+std::vector<std::string> Files(const detail::LibRpm& rpm, Header h) {
   std::vector<std::string> out;
-  detail::RpmtdPtr td(rpmtdNew());
-  if (!td || headerGet(h, RPMTAG_FILENAMES, td.get(), HEADERGET_EXT) != 1) return out;
-  while (const char* f = rpmtdNextString(td.get())) out.emplace_back(f);
+  detail::RpmtdPtr td(rpm.rpmtdNew());
+  if (!td || rpm.headerGet(h, RPMTAG_FILENAMES, td.get(), HEADERGET_EXT) != 1) return out;
+  while (const char* f = rpm.rpmtdNextString(td.get())) out.emplace_back(f);
   return out;
 }
 
@@ -95,50 +89,54 @@ Result<std::vector<Package>> Query(const std::string& dbpath, std::string_view b
                                    std::span<const std::string_view> names,
                                    const std::string& display) {
   // librpm keeps its configuration, macros and log callback in globals;
-  // Query runs only in QueryInChild's forked child, alone in its process.
-  LogCapture cap;
+  // Query runs only in QueryInChild's forked child, alone in its process,
+  // and only that child loads librpm (probe/detail/librpm.h).
+  auto loaded = detail::LoadLibRpm();
+  if (!loaded) return MakeError(display, loaded.error().message);
+  const detail::LibRpm& rpm = **loaded;
+  LogCapture cap{&rpm, {}};
   // librpm's messages become the error text instead of stderr lines.
-  rpmlogCallback old = rpmlogSetCallback(&Collect, &cap);
-  const bool configured = rpmReadConfigFiles(nullptr, nullptr) == 0;
+  rpmlogCallback old = rpm.rpmlogSetCallback(&Collect, &cap);
+  const bool configured = rpm.rpmReadConfigFiles(nullptr, nullptr) == 0;
   std::optional<Result<std::vector<Package>>> result;
   if (!configured) {
     result.emplace(MakeError(display, "librpm could not read its configuration: " + cap.errors));
   } else {
     std::string be(backend);
-    rpmPushMacro(nullptr, "_dbpath", nullptr, dbpath.c_str(), RMIL_CMDLINE);
-    rpmPushMacro(nullptr, "_db_backend", nullptr, be.c_str(), RMIL_CMDLINE);
+    rpm.rpmPushMacro(nullptr, "_dbpath", nullptr, dbpath.c_str(), RMIL_CMDLINE);
+    rpm.rpmPushMacro(nullptr, "_db_backend", nullptr, be.c_str(), RMIL_CMDLINE);
     {
-      detail::RpmtsPtr ts(rpmtsCreate());
-      (void)rpmtsSetRootDir(ts.get(), "/");
-      (void)rpmtsSetVSFlags(ts.get(), _RPMVSF_NOSIGNATURES | _RPMVSF_NODIGESTS);
-      if (rpmtsOpenDB(ts.get(), O_RDONLY) != 0) {
+      detail::RpmtsPtr ts(rpm.rpmtsCreate());
+      (void)rpm.rpmtsSetRootDir(ts.get(), "/");
+      (void)rpm.rpmtsSetVSFlags(ts.get(), _RPMVSF_NOSIGNATURES | _RPMVSF_NODIGESTS);
+      if (rpm.rpmtsOpenDB(ts.get(), O_RDONLY) != 0) {
         result.emplace(MakeError(display, "librpm could not open the database (backend " + be +
                                               "): " + cap.errors));
       } else {
         std::vector<Package> out;
         for (std::string_view name : names) {
           std::string key(name);
-          detail::RpmdbIteratorPtr it(rpmtsInitIterator(ts.get(), RPMDBI_NAME, key.c_str(), 0));
+          detail::RpmdbIteratorPtr it(rpm.rpmtsInitIterator(ts.get(), RPMDBI_NAME, key.c_str(), 0));
           if (!it) continue;  // no such package
-          while (Header h = rpmdbNextIterator(it.get())) {
+          while (Header h = rpm.rpmdbNextIterator(it.get())) {
             Package p;
-            const char* n = headerGetString(h, RPMTAG_NAME);
-            const char* a = headerGetString(h, RPMTAG_ARCH);
-            detail::RpmStringPtr evr(headerGetAsString(h, RPMTAG_EVR));
+            const char* n = rpm.headerGetString(h, RPMTAG_NAME);
+            const char* a = rpm.headerGetString(h, RPMTAG_ARCH);
+            detail::RpmStringPtr evr(rpm.headerGetAsString(h, RPMTAG_EVR));
             p.name = n != nullptr ? n : "";
             p.arch = a != nullptr ? a : "";
             p.version = evr ? evr.get() : "";
-            p.files = Files(h);
+            p.files = Files(rpm, h);
             out.push_back(std::move(p));
           }
         }
         result.emplace(std::move(out));
       }
     }
-    rpmPopMacro(nullptr, "_db_backend");
-    rpmPopMacro(nullptr, "_dbpath");
+    rpm.rpmPopMacro(nullptr, "_db_backend");
+    rpm.rpmPopMacro(nullptr, "_dbpath");
   }
-  rpmlogSetCallback(old, nullptr);
+  rpm.rpmlogSetCallback(old, nullptr);
   if (!result->has_value()) {
     // librpm names the private copy; messages name the root's directory.
     Error e = result->error();

@@ -1,0 +1,70 @@
+#include "probe/detail/librpm.h"
+
+#include <dlfcn.h>
+
+#include <mutex>
+#include <optional>
+#include <string>
+
+namespace cvm::probe::detail {
+
+const char* LibRpmName() { return CVM_LIBRPM_SONAME; }
+
+Result<const LibRpm*> LoadLibRpm() {
+  static std::once_flag once;
+  static LibRpm lib;
+  static std::optional<Error> failed;
+  std::call_once(once, [] {
+    // Never closed: librpm keeps global state (macros, its log callback).
+    void* handle = ::dlopen(LibRpmName(), RTLD_NOW | RTLD_LOCAL);
+    if (handle == nullptr) {
+      const char* why = ::dlerror();
+      std::string message = "cannot load ";
+      message += LibRpmName();
+      message += " (";
+      message += why != nullptr ? why : "dlopen failed";
+      message += "): the rpm database cannot be read without librpm";
+      failed = MakeError("", std::move(message));
+      return;
+    }
+    bool ok = true;
+    auto get = [&](auto& fn, const char* name) {
+      // dlsym searches the library and its dependencies (librpmio).
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(::dlsym(handle, name));
+      if (fn == nullptr && ok) {
+        ok = false;
+        std::string message = LibRpmName();
+        message += " has no ";
+        message += name;
+        failed = MakeError("", std::move(message));
+      }
+    };
+#define CVM_RPM_GET(name) get(lib.name, #name)
+    CVM_RPM_GET(rpmReadConfigFiles);
+    CVM_RPM_GET(rpmlogSetCallback);
+    CVM_RPM_GET(rpmlogRecPriority);
+    CVM_RPM_GET(rpmlogRecMessage);
+    CVM_RPM_GET(rpmPushMacro);
+    CVM_RPM_GET(rpmPopMacro);
+    CVM_RPM_GET(rpmtsCreate);
+    CVM_RPM_GET(rpmtsFree);
+    CVM_RPM_GET(rpmtsSetRootDir);
+    CVM_RPM_GET(rpmtsSetVSFlags);
+    CVM_RPM_GET(rpmtsOpenDB);
+    CVM_RPM_GET(rpmtsInitIterator);
+    CVM_RPM_GET(rpmdbNextIterator);
+    CVM_RPM_GET(rpmdbFreeIterator);
+    CVM_RPM_GET(headerGetString);
+    CVM_RPM_GET(headerGetAsString);
+    CVM_RPM_GET(headerGet);
+    CVM_RPM_GET(headerFree);
+    CVM_RPM_GET(rpmtdNew);
+    CVM_RPM_GET(rpmtdNextString);
+    CVM_RPM_GET(rpmtdFree);
+#undef CVM_RPM_GET
+  });
+  if (failed) return *failed;
+  return &lib;
+}
+
+}  // namespace cvm::probe::detail
