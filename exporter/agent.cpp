@@ -31,6 +31,7 @@
 #include "exporter/report_json.h"
 #include "exporter/scan_worker.h"
 #include "exporter/version.h"
+#include "exporter/web_config.h"
 #include "probe/pci_monitor.h"
 #include "rules/loader.h"
 #include "rules/report.h"
@@ -76,6 +77,16 @@ CVM_PREFLIGHT_INTERVAL=5m; the command line wins):
   --no-pci-events       Do not rescan on udev PCI events
   --log-level LEVEL     debug, info (default), warn or error; logs are one
                         JSON object per line on stderr
+  --web-config FILE     TLS and basic auth from a web config file in the
+                        Prometheus exporter toolkit's format (node_exporter's
+                        --web.config.file): tls_server_config (cert_file,
+                        key_file, client_auth_type RequireAndVerifyClientCert
+                        with client_ca_file, min_version, max_version),
+                        http_server_config.headers, basic_auth_users (bcrypt).
+                        Off by default. /healthz and /readyz stay open to
+                        the kubelet's probes; /metrics and /report need the
+                        password. Settings the agent cannot honour are
+                        refused at start, naming the field (docs/agent.md)
   --oneshot             Scan once, serve nothing, print the JSON report and
                         exit with scan's exit status
   -h, --help            Show this help
@@ -414,6 +425,21 @@ int Agent::Run() {
 
   HttpOptions http;
   http.listen = o_.listen;
+  if (!o_.web_config.empty()) {
+    auto web = LoadWebConfig(o_.web_config);
+    if (!web) {
+      log_.Error("cannot use the web config", {{"web_config", o_.web_config},
+                                               {"error", web.error().message}});
+      ::close(sigfd);
+      return kExitUsage;
+    }
+    http.tls = web->tls;
+    http.headers = web->headers;
+    http.auth = std::make_shared<BasicAuth>(web->users);
+    // Probes carry no password (a kubelet httpGet probe could send one only
+    // as a header in the pod spec); they tell nothing about the node.
+    http.open_routes = {"/healthz", "/readyz"};
+  }
   auto server = HttpServer::Start(
       http, {{"/metrics", [this] { return Metrics(); }},
              {"/healthz", [this] { return Healthz(); }},
@@ -425,6 +451,8 @@ int Agent::Run() {
     return kExitUsage;
   }
   nlohmann::json start = {{"listen", o_.listen}, {"port", (*server)->port()},
+                          {"tls", http.tls.has_value()},
+                          {"basic_auth", http.auth != nullptr && http.auth->enabled()},
                           {"root", o_.root}, {"interval_seconds", o_.interval.count() / 1000.0},
                           {"profile", o_.profile}, {"version", kVersion},
                           {"revision", kRevision}};
@@ -518,7 +546,7 @@ int RunAgentCommand(Args& args, std::ostream& out, std::ostream& err) {
   std::map<std::string, std::string> values;
   const char* kValueFlags[] = {"--root", "--listen", "--interval", "--scan-timeout",
                                "--rules", "--profile", "--node-name", "--log-level",
-                               "--rules-check"};
+                               "--rules-check", "--web-config"};
   for (const char* f : kValueFlags) {
     if (auto v = Env(EnvName(f))) values[f] = *v;
   }
@@ -587,6 +615,7 @@ int RunAgentCommand(Args& args, std::ostream& out, std::ostream& err) {
   if (values.count("--listen")) o.listen = values["--listen"];
   if (values.count("--profile")) o.profile = values["--profile"];
   if (values.count("--node-name")) o.node_name = values["--node-name"];
+  if (values.count("--web-config")) o.web_config = values["--web-config"];
   for (auto [flag, target] : {std::pair{"--interval", &o.interval},
                               std::pair{"--scan-timeout", &o.scan_timeout},
                               std::pair{"--rules-check", &o.rules_check}}) {
