@@ -50,11 +50,23 @@ void HttpServer::Send(mg_connection* conn, const HttpResponse& r, bool head) con
   }
   if (r.status == 405) extra += "Allow: GET, HEAD\r\n";
   if (r.status == 401) extra += "WWW-Authenticate: Basic realm=\"cvm-preflight\", charset=\"UTF-8\"\r\n";
-  mg_printf(conn,
-            "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-            "Cache-Control: no-store\r\n%s\r\n",
-            r.status, Reason(r.status), r.content_type.c_str(), r.body.size(), extra.c_str());
-  if (!head && !r.body.empty()) mg_write(conn, r.body.data(), r.body.size());
+  // One write for head and body: two small writes on a keep-alive
+  // connection meet Nagle's algorithm and the client's delayed ACK, and
+  // each response then waits 40 ms (wrk saw 16 connections at 25 requests
+  // a second each).
+  std::string out = "HTTP/1.1 ";
+  out += std::to_string(r.status);
+  out += ' ';
+  out += Reason(r.status);
+  out += "\r\nContent-Type: ";
+  out += r.content_type;
+  out += "\r\nContent-Length: ";
+  out += std::to_string(r.body.size());
+  out += "\r\nCache-Control: no-store\r\n";
+  out += extra;
+  out += "\r\n";
+  if (!head) out += r.body;
+  mg_write(conn, out.data(), out.size());
 }
 
 int HttpServer::Dispatch(mg_connection* conn, void* self) {
@@ -162,6 +174,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpOptions& options
       "num_threads", threads.c_str(),
       "request_timeout_ms", timeout.c_str(),
       "enable_keep_alive", "yes",
+      "tcp_nodelay", "1",
       "keep_alive_timeout_ms", keep_alive.c_str(),
   };
   if (options.tls) {

@@ -32,7 +32,6 @@ struct HttpOptions {
   // a request or waits on a keep-alive connection. So many connections can
   // stall (half a request, nothing at all) before a new one waits for a
   // thread; past that, a new one waits at most request_timeout_ms.
-  // Idle workers cost about 10 KiB resident each (docs/agent.md).
   int threads = 64;
   // A request (headers and body) must arrive, and a response be taken,
   // within this; a slow or half-open client then loses its connection.

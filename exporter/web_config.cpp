@@ -5,6 +5,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -317,6 +318,10 @@ Result<bool> CheckTlsFiles(const std::string& path, const TlsServerConfig& t) {
                                OpenSslErrors() + ")");
   }
   if (SSL_CTX_use_PrivateKey_file(ctx.get(), t.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    if (ERR_GET_REASON(ERR_peek_error()) == X509_R_KEY_VALUES_MISMATCH) {
+      return MakeError(path, field + "key_file: " + t.key_file + " is not the key of " +
+                                 t.cert_file + " (" + OpenSslErrors() + ")");
+    }
     return MakeError(path, field + "key_file: " + t.key_file +
                                ": not a PEM private key that OpenSSL can load (" +
                                OpenSslErrors() + ")");
@@ -510,6 +515,7 @@ bool BasicAuth::Allows(const char* authorization) {
   {
     std::lock_guard<std::mutex> lock(bcrypt_mu_);
     ok = BcryptMatches(password, hash);
+    ++bcrypt_runs_;
   }
   OPENSSL_cleanse(decoded->data(), decoded->size());
   if (it == users_.end()) return false;  // the bcrypt ran only for its time

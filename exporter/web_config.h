@@ -19,6 +19,7 @@
 // docs/agent.md, "TLS and basic auth", lists them. Relative file names are
 // relative to the config file's folder, as in the toolkit (SetDirectory).
 
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -90,12 +91,15 @@ class BasicAuth {
   bool enabled() const { return !users_.empty(); }
   // `authorization` is the Authorization header's value, or nullptr.
   bool Allows(const char* authorization);
+  // How many bcrypt checks ran (the cache's effect, for tests).
+  unsigned bcrypt_runs() const { return bcrypt_runs_.load(); }
 
  private:
   std::map<std::string, std::string> users_;
   std::mutex bcrypt_mu_;  // one bcrypt at a time
   std::mutex cache_mu_;
   std::unordered_set<std::string> verified_;  // SHA-256 digests, under cache_mu_
+  std::atomic<unsigned> bcrypt_runs_{0};
 };
 
 // Base64 of RFC 4648 section 4 (padding required); nullopt when not.
