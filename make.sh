@@ -16,6 +16,7 @@ BUILD_PACKAGES=(
   libkmod-dev libblkid-dev libudev-dev zlib1g-dev
   nlohmann-json3-dev prometheus-cpp-dev libgtest-dev libgmock-dev
   libyaml-cpp-dev libtomlplusplus-dev librpm-dev
+  libcivetweb-dev libssl-dev libcrypt-dev
 )
 TEST_PACKAGES=(
   kmod xz-utils zstd
@@ -25,6 +26,7 @@ TEST_PACKAGES=(
   rpm dpkg-dev
   rsync iptables
   prometheus python3-yaml wrk prometheus-node-exporter
+  openssl curl apache2-utils
 )
 
 install_missing() {

@@ -31,6 +31,7 @@
 #include "exporter/report_json.h"
 #include "exporter/scan_worker.h"
 #include "exporter/version.h"
+#include "exporter/web_config.h"
 #include "probe/pci_monitor.h"
 #include "rules/loader.h"
 #include "rules/report.h"
@@ -76,6 +77,16 @@ CVM_PREFLIGHT_INTERVAL=5m; the command line wins):
   --no-pci-events       Do not rescan on udev PCI events
   --log-level LEVEL     debug, info (default), warn or error; logs are one
                         JSON object per line on stderr
+  --web-config FILE     TLS and basic auth from a web config file in the
+                        Prometheus exporter toolkit's format (node_exporter's
+                        --web.config.file): tls_server_config (cert_file,
+                        key_file, client_auth_type RequireAndVerifyClientCert
+                        with client_ca_file, min_version, max_version),
+                        http_server_config.headers, basic_auth_users (bcrypt).
+                        Off by default. /healthz and /readyz stay open to
+                        the kubelet's probes; /metrics and /report need the
+                        password. Settings the agent cannot honour are
+                        refused at start, naming the field (docs/agent.md)
   --oneshot             Scan once, serve nothing, print the JSON report and
                         exit with scan's exit status
   -h, --help            Show this help
@@ -187,6 +198,13 @@ class Agent {
   bool Scan(std::string_view why, int interrupt_fd);
   void Reap();
   HttpResponse Metrics();
+  // The cached text of the agent's own families is dropped when a scan,
+  // an overrun or a rule reload changes them: only the process_* figures
+  // can be up to kOwnMetricsTtl old.
+  void InvalidateOwnMetrics() {
+    std::lock_guard<std::mutex> lock(own_mu_);
+    own_text_.clear();
+  }
   HttpResponse Healthz();
   HttpResponse Readyz();
   HttpResponse Report();
@@ -234,12 +252,14 @@ bool Agent::LoadRules(bool first) {
   if (loaded.errors.empty()) {
     rules_ = std::move(loaded.set);
     reload_ok_.Set(1);
+    InvalidateOwnMetrics();
     if (!first) log_.Info("rules reloaded", {{"rules", o_.rules}});
     return true;
   }
   nlohmann::json errors = nlohmann::json::array();
   for (const auto& e : loaded.errors) errors.push_back(e.Text());
   reload_ok_.Set(0);
+  InvalidateOwnMetrics();
   if (first) {
     // No last good set yet: the defaults alone, the errors in the report.
     rules_ = rules::LoadRuleSet({}).set;
@@ -262,6 +282,7 @@ bool Agent::Scan(std::string_view why, int interrupt_fd) {
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   if (outcome.overrun) {
     overruns_.Increment();
+    InvalidateOwnMetrics();
     overrun_ = true;
     log_.Error("scan overran its deadline; /healthz fails until a scan finishes",
                {{"why", why}, {"deadline_seconds", o_.scan_timeout.count() / 1000.0},
@@ -287,6 +308,7 @@ bool Agent::Scan(std::string_view why, int interrupt_fd) {
     std::lock_guard<std::mutex> lock(mu_);
     published_ = std::move(pub);
   }
+  InvalidateOwnMetrics();
   overrun_ = false;
   last_scan_end_ = Clock::now().time_since_epoch().count();
   if (o_.oneshot) {
@@ -346,10 +368,11 @@ HttpResponse Agent::Metrics() {
   }
   std::string body = pub ? pub->exposition : std::string();
   // The agent's own families (counters, histogram, build and process info)
-  // are rendered at most once every kOwnMetricsTtl; scrapes in between get
-  // the same text. Rendering them (prometheus-cpp's serializer, /proc/self
-  // reads) cost more than the rest of a request; Prometheus scrapes every
-  // 15 s or more, so this only matters under load.
+  // are rendered at most once every kOwnMetricsTtl, and again after a scan,
+  // an overrun or a reload (InvalidateOwnMetrics). Rendering them
+  // (prometheus-cpp's serializer, /proc/self reads) cost more than the rest
+  // of a request; Prometheus scrapes every 15 s or more, so this only
+  // matters under load.
   {
     std::lock_guard<std::mutex> lock(own_mu_);
     auto now = Clock::now();
@@ -430,6 +453,21 @@ int Agent::Run() {
 
   HttpOptions http;
   http.listen = o_.listen;
+  if (!o_.web_config.empty()) {
+    auto web = LoadWebConfig(o_.web_config);
+    if (!web) {
+      log_.Error("cannot use the web config", {{"web_config", o_.web_config},
+                                               {"error", web.error().message}});
+      ::close(sigfd);
+      return kExitUsage;
+    }
+    http.tls = web->tls;
+    http.headers = web->headers;
+    http.auth = std::make_shared<BasicAuth>(web->users);
+    // Probes carry no password (a kubelet httpGet probe could send one only
+    // as a header in the pod spec); they tell nothing about the node.
+    http.open_routes = {"/healthz", "/readyz"};
+  }
   auto server = HttpServer::Start(
       http, {{"/metrics", [this] { return Metrics(); }},
              {"/healthz", [this] { return Healthz(); }},
@@ -441,6 +479,8 @@ int Agent::Run() {
     return kExitUsage;
   }
   nlohmann::json start = {{"listen", o_.listen}, {"port", (*server)->port()},
+                          {"tls", http.tls.has_value()},
+                          {"basic_auth", http.auth != nullptr && http.auth->enabled()},
                           {"root", o_.root}, {"interval_seconds", o_.interval.count() / 1000.0},
                           {"profile", o_.profile}, {"version", kVersion},
                           {"revision", kRevision}};
@@ -534,7 +574,7 @@ int RunAgentCommand(Args& args, std::ostream& out, std::ostream& err) {
   std::map<std::string, std::string> values;
   const char* kValueFlags[] = {"--root", "--listen", "--interval", "--scan-timeout",
                                "--rules", "--profile", "--node-name", "--log-level",
-                               "--rules-check"};
+                               "--rules-check", "--web-config"};
   for (const char* f : kValueFlags) {
     if (auto v = Env(EnvName(f))) values[f] = *v;
   }
@@ -603,6 +643,7 @@ int RunAgentCommand(Args& args, std::ostream& out, std::ostream& err) {
   if (values.count("--listen")) o.listen = values["--listen"];
   if (values.count("--profile")) o.profile = values["--profile"];
   if (values.count("--node-name")) o.node_name = values["--node-name"];
+  if (values.count("--web-config")) o.web_config = values["--web-config"];
   for (auto [flag, target] : {std::pair{"--interval", &o.interval},
                               std::pair{"--scan-timeout", &o.scan_timeout},
                               std::pair{"--rules-check", &o.rules_check}}) {

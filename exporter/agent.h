@@ -28,6 +28,7 @@ struct AgentOptions {
   std::vector<std::string> rules;  // the user's overrides
   std::string profile;             // default rules::kDefaultProfile
   std::string node_name;
+  std::string web_config;  // --web-config: TLS and basic auth (web_config.h)
   bool oneshot = false;
   bool exec_versions = false;
   bool coder_shiftfs_autoload = false;

@@ -354,5 +354,265 @@ TEST(Agent, AScanPastItsDeadlineFailsHealthzUntilOneFinishes) {
   EXPECT_GE(Sample(Get(port, "/metrics").body, "cvm_preflight_scans_total"), 1);
 }
 
+// ---- --web-config: TLS and basic auth (docs/agent.md, "TLS and basic auth")
+
+// A shell command's stdout and exit status.
+std::pair<int, std::string> Shell(const std::string& cmd) {
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) return {-1, out};
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int st = ::pclose(p);
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
+// A CA, a server certificate for 127.0.0.1 and localhost signed by it, a
+// client certificate signed by it, and one from another CA, all made now by
+// the openssl CLI (EC P-256, one day).
+struct Pki {
+  cvm::testing::TempTree t;
+  std::string dir = t.path();
+  bool made = false;
+  Pki() {
+    std::string c = "set -e; cd '" + dir + "'; "
+        "k() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out $1; }; "
+        "k ca.key; openssl req -x509 -new -key ca.key -out ca.pem -days 1 -subj /CN=test-ca; "
+        "k other-ca.key; openssl req -x509 -new -key other-ca.key -out other-ca.pem -days 1 -subj /CN=other-ca; "
+        "k server.key; openssl req -new -key server.key -out server.csr -subj /CN=localhost; "
+        "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > san.ext; "
+        "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 "
+        "  -extfile san.ext -out server.crt; "
+        "k client.key; openssl req -new -key client.key -out client.csr -subj /CN=prometheus; "
+        "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -out client.crt; "
+        "k stranger.key; openssl req -new -key stranger.key -out stranger.csr -subj /CN=stranger; "
+        "openssl x509 -req -in stranger.csr -CA other-ca.pem -CAkey other-ca.key -CAcreateserial "
+        "  -days 1 -out stranger.crt";
+    made = Shell("(" + c + ") >/dev/null 2>&1").first == 0;
+  }
+  std::string Path(const std::string& f) const { return dir + "/" + f; }
+};
+
+// curl's HTTP status ("000" when no HTTP answer) for `url`, with `args`.
+std::string Curl(const std::string& args, const std::string& url) {
+  return Shell("curl -s -o /dev/null -w '%{http_code}' --max-time 5 " + args + " '" + url + "'").second;
+}
+
+std::string BcryptOf(const std::string& password) {
+  std::string line = Shell("htpasswd -nbBC 5 u '" + password + "'").second;
+  std::size_t colon = line.find(':');
+  std::size_t end = line.find('\n');
+  return colon == std::string::npos ? "" : line.substr(colon + 1, end - colon - 1);
+}
+
+TEST(AgentWebConfig, ServesTlsWithBasicAuthAndLeavesProbesOpen) {
+  Pki pki;
+  ASSERT_TRUE(pki.made);
+  std::string hash = BcryptOf("correct horse");
+  ASSERT_EQ(hash.size(), 60u);
+  pki.t.Write("web.yml", "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
+                         "http_server_config:\n  headers:\n    X-Content-Type-Options: nosniff\n"
+                         "basic_auth_users:\n  prometheus: " + hash + "\n");
+  // From the environment, as the DaemonSet would set it.
+  AgentProcess agent({"--root", Root("debian-12"), "--listen", "127.0.0.1:0"},
+                     {"CVM_PREFLIGHT_WEB_CONFIG=" + pki.Path("web.yml")});
+  int port = agent.WaitPort();
+  ASSERT_GT(port, 0) << agent.Log();
+  EXPECT_NE(agent.Log().find("\"tls\":true"), std::string::npos) << agent.Log();
+  std::string base = "https://127.0.0.1:" + std::to_string(port);
+  std::string ca = "--cacert '" + pki.Path("ca.pem") + "' ";
+  bool ready = false;
+  for (auto end = Clock::now() + 10s; Clock::now() < end && !ready; std::this_thread::sleep_for(50ms)) {
+    ready = Curl(ca, base + "/readyz") == "200";
+  }
+  ASSERT_TRUE(ready) << agent.Log();
+  EXPECT_EQ(Curl(ca, base + "/healthz"), "200");
+  EXPECT_EQ(Curl(ca + "-u 'prometheus:correct horse'", base + "/metrics"), "200");
+  EXPECT_EQ(Curl(ca + "-u 'prometheus:correct horse'", base + "/report"), "200");
+  EXPECT_EQ(Curl(ca + "-u 'prometheus:wrong'", base + "/metrics"), "401");
+  EXPECT_EQ(Curl(ca + "-u 'nobody:correct horse'", base + "/metrics"), "401");
+  EXPECT_EQ(Curl(ca, base + "/metrics"), "401");
+  EXPECT_EQ(Curl(ca, base + "/report"), "401");
+  auto [rc, headers] = Shell("curl -s -D - -o /dev/null --max-time 5 " + ca + "'" + base + "/metrics'");
+  EXPECT_NE(headers.find("WWW-Authenticate: Basic realm=\"cvm-preflight\""), std::string::npos) << headers;
+  EXPECT_NE(headers.find("X-Content-Type-Options: nosniff"), std::string::npos) << headers;
+  auto [rc2, body] = Shell("curl -s --max-time 5 " + ca + "-u 'prometheus:correct horse' '" + base + "/metrics'");
+  EXPECT_GE(Sample(body, "cvm_preflight_scans_total"), 1) << body.substr(0, 300);
+  // Without the CA, curl does not trust the certificate; plain HTTP to the
+  // TLS port gets no HTTP answer.
+  EXPECT_EQ(Curl("", base + "/healthz"), "000");
+  EXPECT_EQ(Get(port, "/healthz").status, 0);
+  EXPECT_EQ(Curl("", "http://127.0.0.1:" + std::to_string(port) + "/healthz"), "000");
+}
+
+TEST(AgentWebConfig, ClientCertificatesAreRequiredAndVerifiedAgainstTheCaFile) {
+  Pki pki;
+  ASSERT_TRUE(pki.made);
+  pki.t.Write("web.yml", "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
+                         "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.pem\n");
+  AgentProcess agent({"--root", Root("debian-12"), "--listen", "127.0.0.1:0", "--web-config",
+                      pki.Path("web.yml")});
+  int port = agent.WaitPort();
+  ASSERT_GT(port, 0) << agent.Log();
+  std::string url = "https://127.0.0.1:" + std::to_string(port) + "/healthz";
+  std::string ca = "--cacert '" + pki.Path("ca.pem") + "' ";
+  std::string client = ca + "--cert '" + pki.Path("client.crt") + "' --key '" + pki.Path("client.key") + "'";
+  std::string stranger = ca + "--cert '" + pki.Path("stranger.crt") + "' --key '" + pki.Path("stranger.key") + "'";
+  std::string got;
+  for (auto end = Clock::now() + 10s; Clock::now() < end && got != "200"; std::this_thread::sleep_for(50ms)) {
+    got = Curl(client, url);
+  }
+  EXPECT_EQ(got, "200") << agent.Log();
+  EXPECT_EQ(Curl(ca, url), "000") << "no client certificate";
+  EXPECT_EQ(Curl(stranger, url), "000") << "a certificate from another CA";
+}
+
+TEST(AgentWebConfig, MinAndMaxVersionAreHonoured) {
+  Pki pki;
+  ASSERT_TRUE(pki.made);
+  for (const char* version : {"TLS12", "TLS13"}) {
+    SCOPED_TRACE(version);
+    pki.t.Write("web.yml", std::string("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n") +
+                               "  min_version: " + version + "\n  max_version: " + version + "\n");
+    AgentProcess agent({"--root", Root("debian-12"), "--listen", "127.0.0.1:0", "--web-config",
+                        pki.Path("web.yml")});
+    int port = agent.WaitPort();
+    ASSERT_GT(port, 0) << agent.Log();
+    std::string url = "https://127.0.0.1:" + std::to_string(port) + "/healthz";
+    std::string ca = "--cacert '" + pki.Path("ca.pem") + "' ";
+    bool v13 = std::string(version) == "TLS13";
+    EXPECT_EQ(Curl(ca + "--tlsv1.2 --tls-max 1.2", url), v13 ? "000" : "200");
+    EXPECT_EQ(Curl(ca + "--tlsv1.3", url), v13 ? "200" : "000");
+  }
+}
+
+TEST(AgentWebConfig, AConfigThatCannotBeHonouredStopsTheAgentNamingTheField) {
+  Pki pki;
+  ASSERT_TRUE(pki.made);
+  struct Row {
+    std::string text, want;
+  };
+  const Row rows[] = {
+      {"tls_server_config:\n  cert_file: server.crt\n", "tls_server_config.key_file: missing"},
+      {"tls_server_config:\n  cert_file: server.crt\n  key_file: client.key\n",
+       "tls_server_config.key_file: " + pki.Path("client.key") + " is not the key of"},
+      {"basic_auth_users:\n  alice: plain-text-password\n", "basic_auth_users.alice: not a bcrypt hash"},
+      {"tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  cipher_suites: [TLS_AES_128_GCM_SHA256]\n",
+       "tls_server_config.cipher_suites: not supported"},
+  };
+  for (const auto& row : rows) {
+    SCOPED_TRACE(row.text);
+    pki.t.Write("web.yml", row.text);
+    AgentProcess agent({"--root", Root("debian-12"), "--listen", "127.0.0.1:0", "--web-config",
+                        pki.Path("web.yml")});
+    EXPECT_EQ(agent.Wait(10s), 2) << agent.Log();
+    EXPECT_NE(agent.Log().find(row.want), std::string::npos) << agent.Log();
+    EXPECT_NE(agent.Log().find(pki.Path("web.yml")), std::string::npos) << agent.Log();
+  }
+}
+
+// ---- slow clients and load
+
+// A TCP connection to 127.0.0.1:port that sends `data` and then stalls.
+int Stall(int port, const std::string& data) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  if (!data.empty() && ::write(fd, data.data(), data.size()) < 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+long RssKiB(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
+  }
+  return -1;
+}
+
+TEST(AgentLoad, SlowAndHalfOpenClientsBlockNeitherScrapesNorScans) {
+  AgentProcess agent({"--root", Root("debian-12"), "--listen", "127.0.0.1:0"},
+                     {"CVM_PREFLIGHT_INTERVAL=1s"});
+  int port = agent.WaitPort();
+  ASSERT_GT(port, 0) << agent.Log();
+  ASSERT_TRUE(agent.WaitReady(port));
+  std::vector<int> fds;
+  for (int i = 0; i < 50; ++i) {  // half a request each
+    fds.push_back(Stall(port, "GET /metrics HTTP/1.1\r\nHost: localhost\r\nUser-Agent: sl"));
+  }
+  for (int i = 0; i < 10; ++i) fds.push_back(Stall(port, ""));  // connected, silent
+  for (int fd : fds) ASSERT_GE(fd, 0);
+  std::this_thread::sleep_for(200ms);  // every stalled connection has its worker now
+  double first = -1;
+  for (int i = 0; i < 5; ++i) {
+    auto t0 = Clock::now();
+    HttpGot m = Get(port, "/metrics");
+    auto took = Clock::now() - t0;
+    ASSERT_EQ(m.status, 200);
+    // Far below the 5 s request timeout a blocked request would wait for.
+    EXPECT_LT(took, 2s) << std::chrono::duration<double>(took).count() << " s";
+    if (first < 0) first = Sample(m.body, "cvm_preflight_scans_total");
+  }
+  double later = first;
+  for (auto end = Clock::now() + 8s; Clock::now() < end && later < first + 2;
+       std::this_thread::sleep_for(200ms)) {
+    later = Sample(Get(port, "/metrics").body, "cvm_preflight_scans_total");
+  }
+  EXPECT_GE(later, first + 2) << "scans go on with 60 stalled connections open";
+  for (int fd : fds) ::close(fd);
+}
+
+// wrk's summary: requests done, and whether it saw errors or non-2xx.
+struct WrkRun {
+  long requests = -1;
+  bool errors = true;
+  std::string text;
+};
+
+WrkRun Wrk(int port, const std::string& seconds) {
+  WrkRun r;
+  auto [rc, out] = Shell("wrk -t2 -c16 -d" + seconds + " http://127.0.0.1:" +
+                         std::to_string(port) + "/metrics 2>&1");
+  r.text = out;
+  std::smatch m;
+  if (rc == 0 && std::regex_search(out, m, std::regex("([0-9]+) requests in"))) r.requests = std::stol(m[1]);
+  r.errors = out.find("Socket errors") != std::string::npos ||
+             out.find("Non-2xx") != std::string::npos;
+  return r;
+}
+
+TEST(AgentLoad, ThousandsOfScrapesFromWrkWithoutErrorsAndMemoryFlat) {
+  AgentProcess agent({"--root", Root("rhel-8"), "--listen", "127.0.0.1:0"});
+  int port = agent.WaitPort();
+  ASSERT_GT(port, 0) << agent.Log();
+  ASSERT_TRUE(agent.WaitReady(port));
+  long rss0 = RssKiB(agent.pid());
+  WrkRun warm = Wrk(port, "2s");
+  long rss1 = RssKiB(agent.pid());
+  WrkRun second = Wrk(port, "3s");
+  long rss2 = RssKiB(agent.pid());
+  std::printf("wrk -t2 -c16 on /metrics: %ld requests in 2 s, then %ld in 3 s; VmRSS %ld KiB "
+              "at start, %ld after the first round, %ld after the second\n",
+              warm.requests, second.requests, rss0, rss1, rss2);
+  EXPECT_GE(warm.requests, 1000) << warm.text;
+  EXPECT_GE(second.requests, 1000) << second.text;
+  EXPECT_FALSE(warm.errors) << warm.text;
+  EXPECT_FALSE(second.errors) << second.text;
+  ASSERT_GT(rss1, 0);
+  EXPECT_LT(rss2 - rss1, 4 * 1024) << "resident memory grew by more than 4 MiB in the second round";
+  EXPECT_EQ(Get(port, "/healthz").status, 200);
+}
+
 }  // namespace
 }  // namespace cvm::exporter
