@@ -15,7 +15,7 @@ BUILD_PACKAGES=(
   cmake g++ make pkg-config
   libkmod-dev libblkid-dev libudev-dev zlib1g-dev
   nlohmann-json3-dev prometheus-cpp-dev libgtest-dev libgmock-dev
-  libyaml-cpp-dev libtomlplusplus-dev librpm-dev
+  libyaml-cpp-dev libtomlplusplus-dev librpm-dev libcurl4-openssl-dev
 )
 TEST_PACKAGES=(
   kmod xz-utils zstd
@@ -25,6 +25,7 @@ TEST_PACKAGES=(
   rpm dpkg-dev
   rsync iptables
   prometheus python3-yaml wrk prometheus-node-exporter
+  python3 openssl
 )
 
 install_missing() {
