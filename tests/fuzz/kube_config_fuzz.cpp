@@ -24,7 +24,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Decoding is lenient as Go's is (unused trailing bits are ignored), so
   // only decode-encode-decode must give the same bytes.
   auto decoded = DecodeBase64(text);
-  if (decoded.has_value() && DecodeBase64(EncodeBase64(*decoded)).value() != *decoded) {
+  if (decoded.has_value() &&
+      DecodeBase64(EncodeBase64(*decoded)).value() != *decoded) {
     __builtin_trap();
   }
   (void)EscapeComponent(text);

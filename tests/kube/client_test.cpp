@@ -23,23 +23,27 @@ using cvm::testing::TestApiServer;
 using nlohmann::json;
 
 TEST(ApiJsonParse, StatusAndListPageOfRealAnswers) {
-  auto conflict = ParseStatus(cvm::testing::ReadText(cvm::testing::SourcePath("tests/data/kube/status-409.json")));
+  auto conflict = ParseStatus(cvm::testing::ReadText(
+      cvm::testing::SourcePath("tests/data/kube/status-409.json")));
   ASSERT_TRUE(conflict.has_value());
   EXPECT_EQ(conflict->reason, "Conflict");
   EXPECT_EQ(conflict->code, 409);
   EXPECT_FALSE(conflict->retry_after_seconds.has_value());
-  auto busy = ParseStatus(cvm::testing::ReadText(cvm::testing::SourcePath("tests/data/kube/status-429.json")));
+  auto busy = ParseStatus(cvm::testing::ReadText(
+      cvm::testing::SourcePath("tests/data/kube/status-429.json")));
   ASSERT_TRUE(busy.has_value());
   EXPECT_EQ(busy->retry_after_seconds, 1);
   EXPECT_FALSE(ParseStatus(R"({"kind":"Node"})").has_value());
   EXPECT_FALSE(ParseStatus("<html>502 Bad Gateway</html>").has_value());
-  auto page = ParseListPage(cvm::testing::ReadText(cvm::testing::SourcePath("tests/data/kube/nodelist-page.json")));
+  auto page = ParseListPage(cvm::testing::ReadText(
+      cvm::testing::SourcePath("tests/data/kube/nodelist-page.json")));
   ASSERT_TRUE(page.has_value()) << page.error().message;
   EXPECT_EQ(page->items.size(), 1u);
   EXPECT_EQ(page->resource_version, "1042");
   EXPECT_FALSE(page->continue_token.empty());
   EXPECT_FALSE(ParseListPage(R"({"items":{}})").has_value());
-  EXPECT_FALSE(ParseListPage(R"({"items":[],"metadata":{"continue":5}})").has_value());
+  EXPECT_FALSE(
+      ParseListPage(R"({"items":[],"metadata":{"continue":5}})").has_value());
 }
 
 TEST(KubeconfigSample, KubectlWrittenSampleResolves) {
