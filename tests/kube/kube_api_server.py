@@ -89,6 +89,7 @@ import base64
 import copy
 import http.server
 import json
+import os
 import re
 import socket
 import socketserver
@@ -1198,12 +1199,20 @@ def main():
     ctx.load_cert_chain(args.cert, args.key)
     ctx.load_verify_locations(args.client_ca)
     ctx.verify_mode = ssl.CERT_OPTIONAL
+    # A test that dies without stopping us (killed, SIGPIPE) must not leave
+    # a server behind: exit when the parent goes.
+    parent = os.getppid()
+
+    def watch_parent():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+    threading.Thread(target=watch_parent, daemon=True).start()
     api = TlsServer(("127.0.0.1", 0), ApiHandler, ctx)
     control = PlainServer(("127.0.0.1", 0), ControlHandler)
     threading.Thread(target=control.serve_forever, daemon=True).start()
     with open(args.ports_file + ".tmp", "w") as f:
         f.write("%d %d\n" % (api.server_address[1], control.server_address[1]))
-    import os
     os.rename(args.ports_file + ".tmp", args.ports_file)
     try:
         api.serve_forever()
