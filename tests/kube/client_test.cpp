@@ -397,6 +397,31 @@ TEST_F(KubeClient, ServerErrorOnPostIsNotRetried) {
   EXPECT_EQ(server_.Count("POST", "/api/v1/namespaces/default/events"), 1);
 }
 
+TEST_F(KubeClient, ServerErrorRetriesMergePatchesButNotJsonPatches) {
+  auto c = Make(Config());
+  server_.AddFaults(
+      {{{"method", "PATCH"}, {"action", "status"}, {"code", 503}}});
+  auto smp = c->Patch("/api/v1/nodes/node-a", PatchType::kStrategicMerge,
+                      {{"metadata", {{"labels", {{"s", "1"}}}}}});
+  ASSERT_TRUE(smp.has_value()) << smp.error().message;
+  EXPECT_EQ(server_.Count("PATCH", "/api/v1/nodes/node-a"), 2);
+  server_.AddFaults(
+      {{{"method", "PATCH"}, {"action", "status"}, {"code", 503}}});
+  auto jp = c->Patch(
+      "/api/v1/nodes/node-a", PatchType::kJson,
+      json::array(
+          {{{"op", "add"}, {"path", "/metadata/labels/j"}, {"value", "1"}}}));
+  ASSERT_FALSE(jp.has_value());
+  EXPECT_EQ(jp.error().code, 503);
+  EXPECT_EQ(jp.error().message,
+            "PATCH /api/v1/nodes/node-a: HTTP 503 ServiceUnavailable: The "
+            "server is currently "
+            "unable to handle the request");
+  EXPECT_EQ(server_.Count("PATCH", "/api/v1/nodes/node-a"), 3);
+  EXPECT_FALSE(
+      server_.StoredNode("node-a")["metadata"]["labels"].contains("j"));
+}
+
 TEST_F(KubeClient, TooManyRequestsHonoursRetryAfterEvenForPost) {
   server_.AddFaults({{{"method", "POST"},
                       {"action", "status"},
