@@ -15,7 +15,7 @@ BUILD_PACKAGES=(
   cmake g++ make pkg-config
   libkmod-dev libblkid-dev libudev-dev zlib1g-dev
   nlohmann-json3-dev prometheus-cpp-dev libgtest-dev libgmock-dev
-  libyaml-cpp-dev libtomlplusplus-dev librpm-dev
+  libyaml-cpp-dev libtomlplusplus-dev librpm-dev libcurl4-openssl-dev
   libcivetweb-dev libssl-dev libcrypt-dev
 )
 TEST_PACKAGES=(
@@ -26,7 +26,7 @@ TEST_PACKAGES=(
   rpm dpkg-dev
   rsync iptables
   prometheus python3-yaml wrk prometheus-node-exporter
-  openssl curl apache2-utils
+  python3 openssl curl apache2-utils
 )
 
 install_missing() {
