@@ -8,14 +8,12 @@
 #include <random>
 #include <thread>
 
-#include "exporter/kube/curl_ptr.h"
+#include "exporter/kube/libcurl.h"
 #include "exporter/kube/exec_credential.h"
 
 namespace cvm::exporter::kube {
 namespace {
 
-std::once_flag g_curl_init;
-CURLcode g_curl_init_rc = CURLE_OK;
 
 std::string Trim(std::string s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
@@ -339,84 +337,84 @@ Client::Impl::Attempt Client::Impl::Perform(const Request& req,
                                             const Auth& auth) {
   Attempt a;
   CURL* c = curl.get();
-  curl_easy_reset(c);  // keeps the connection cache
+  detail::Curl().easy_reset(c);  // keeps the connection cache
   char errbuf[CURL_ERROR_SIZE] = {0};
   Headers headers;
   Sink sink{&a.body, options.max_response_bytes, &a.too_big};
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+  detail::Curl().easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+  detail::Curl().easy_setopt(c, CURLOPT_URL, url.c_str());
+  detail::Curl().easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+  detail::Curl().easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  detail::Curl().easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
   if (req.retry == RetryPolicy::kUnsentOnly) {
     // libcurl itself sends a request again when a reused connection closes
     // without an answer (the keep-alive race). For a request that must not
     // go twice, a fresh connection leaves it nothing to resend.
-    curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
+    detail::Curl().easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
   }
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
+  detail::Curl().easy_setopt(c, CURLOPT_TIMEOUT_MS,
                    static_cast<long>(options.timeout.count()));
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+  detail::Curl().easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(options.connect_timeout.count()));
-  curl_easy_setopt(c, CURLOPT_USERAGENT, options.user_agent.c_str());
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &WriteBody);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &WriteHeader);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &headers);
+  detail::Curl().easy_setopt(c, CURLOPT_USERAGENT, options.user_agent.c_str());
+  detail::Curl().easy_setopt(c, CURLOPT_WRITEFUNCTION, &WriteBody);
+  detail::Curl().easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+  detail::Curl().easy_setopt(c, CURLOPT_HEADERFUNCTION, &WriteHeader);
+  detail::Curl().easy_setopt(c, CURLOPT_HEADERDATA, &headers);
   // TLS: verification on unless this config was allowed to turn it off.
   const bool verify = !config.insecure_skip_tls_verify;
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
+  detail::Curl().easy_setopt(c, CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
+  detail::Curl().easy_setopt(c, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
   if (!config.ca_pem.empty()) {
     curl_blob ca{const_cast<char*>(config.ca_pem.data()), config.ca_pem.size(),
                  CURL_BLOB_COPY};
-    curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &ca);
+    detail::Curl().easy_setopt(c, CURLOPT_CAINFO_BLOB, &ca);
     // The cluster's CA alone, not the system's store beside it (as kubectl).
-    curl_easy_setopt(c, CURLOPT_CAPATH, nullptr);
+    detail::Curl().easy_setopt(c, CURLOPT_CAPATH, nullptr);
   }
   if (!auth.cert_pem.empty()) {
     curl_blob cert{const_cast<char*>(auth.cert_pem.data()),
                    auth.cert_pem.size(), CURL_BLOB_COPY};
     curl_blob key{const_cast<char*>(auth.key_pem.data()), auth.key_pem.size(),
                   CURL_BLOB_COPY};
-    curl_easy_setopt(c, CURLOPT_SSLCERT_BLOB, &cert);
-    curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
-    curl_easy_setopt(c, CURLOPT_SSLKEY_BLOB, &key);
-    curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
+    detail::Curl().easy_setopt(c, CURLOPT_SSLCERT_BLOB, &cert);
+    detail::Curl().easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
+    detail::Curl().easy_setopt(c, CURLOPT_SSLKEY_BLOB, &key);
+    detail::Curl().easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
   }
   curl_slist* raw = nullptr;
   auto add = [&raw](const std::string& h) {
-    if (curl_slist* n = curl_slist_append(raw, h.c_str())) raw = n;
+    if (curl_slist* n = detail::Curl().slist_append(raw, h.c_str())) raw = n;
   };
   add("Accept: application/json");
   add("Expect:");  // no 100-continue round trip for bodies over 1 KiB
   if (!auth.token.empty()) add("Authorization: Bearer " + auth.token);
   if (!req.content_type.empty()) add("Content-Type: " + req.content_type);
   detail::CurlSlistPtr header_list(raw);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, header_list.get());
+  detail::Curl().easy_setopt(c, CURLOPT_HTTPHEADER, header_list.get());
   if (req.method == "GET") {
-    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    detail::Curl().easy_setopt(c, CURLOPT_HTTPGET, 1L);
   } else {
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, req.body.data());
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+    detail::Curl().easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+    detail::Curl().easy_setopt(c, CURLOPT_POSTFIELDS, req.body.data());
+    detail::Curl().easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
                      static_cast<curl_off_t>(req.body.size()));
   }
-  a.rc = curl_easy_perform(c);
+  a.rc = detail::Curl().easy_perform(c);
   long request_size = 0;
-  curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &request_size);
+  detail::Curl().easy_getinfo(c, CURLINFO_REQUEST_SIZE, &request_size);
   a.sent = request_size > 0;
   if (a.rc == CURLE_OK) {
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a.status);
+    detail::Curl().easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a.status);
   } else {
     a.curl_error = errbuf[0] != 0 ? std::string(errbuf)
-                                  : std::string(curl_easy_strerror(a.rc));
+                                  : std::string(detail::Curl().easy_strerror(a.rc));
   }
   a.content_type = headers.content_type;
   a.retry_after = headers.retry_after;
   // The handle must not keep pointers into this frame.
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, nullptr);
+  detail::Curl().easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);
+  detail::Curl().easy_setopt(c, CURLOPT_ERRORBUFFER, nullptr);
   return a;
 }
 
@@ -434,20 +432,16 @@ std::chrono::milliseconds Client::Impl::Backoff(int retry) {
 
 Result<std::unique_ptr<Client>> Client::Create(RestConfig config,
                                                ClientOptions options) {
-  std::call_once(g_curl_init, [] {
-    g_curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-  });
-  if (g_curl_init_rc != CURLE_OK) {
-    return MakeError("libcurl", std::string("curl_global_init: ") +
-                                    curl_easy_strerror(g_curl_init_rc));
-  }
+  // libcurl is loaded and initialised here, by the first client: a
+  // command that never talks to the API pays nothing for it.
+  if (auto lib = detail::LoadLibCurl(); !lib) return lib.error();
   if (config.server.rfind("https://", 0) != 0) {
     return MakeError(config.source, "the server \"" + config.server +
                                         "\" is not an https:// URL");
   }
   if (options.max_attempts < 1) options.max_attempts = 1;
   auto impl = std::make_unique<Impl>();
-  impl->curl.reset(curl_easy_init());
+  impl->curl.reset(detail::Curl().easy_init());
   if (!impl->curl) return MakeError("libcurl", "curl_easy_init failed");
   impl->config = std::move(config);
   impl->options = std::move(options);
