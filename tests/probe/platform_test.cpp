@@ -47,6 +47,9 @@ TEST(PlatformClassify, Table) {
       {"aws metal", Ev(Dmi("Amazon EC2", "i3.metal", "1.0"), kNoFlag), "bare-metal", "", "aws"},
       {"aws metal-24xl", Ev(Dmi("Amazon EC2", "r8g.metal-24xl", "1.0"), kUnknown), "bare-metal", "", "aws"},
       {"gce", Ev(Dmi("Google", "Google Compute Engine", "Google"), kFlag), "vm", "google", "gce"},
+      // Older GCE (fixtures/platform-gce-google): with or without cpuinfo.
+      {"gce older", Ev(Dmi("Google", "Google", "Google"), kFlag), "vm", "google", "gce"},
+      {"gce older without cpuinfo", Ev(Dmi("Google", "Google", "Google"), kUnknown), "vm", "google", "gce"},
       {"azure", Ev(Dmi("Microsoft Corporation", "Virtual Machine", "090007",
                      "7783-7084-3265-9085-8269-3286-77"), kFlag), "vm", "hyperv", "azure"},
       {"hyper-v on premises", Ev(Dmi("Microsoft Corporation", "Virtual Machine",
@@ -178,6 +181,7 @@ TEST(PlatformProbe, Fixtures) {
       {"gpu-nvidia-dell-bare-metal", "bare-metal", "", "none"},
       {"gpu-amd-hpe-bare-metal", "bare-metal", "", "none"},
       {"gpu-nvidia-gce-vm", "vm", "google", "gce"},
+      {"platform-gce-google", "vm", "google", "gce"},
   };
   for (const auto& row : rows) {
     SCOPED_TRACE(row.name);
