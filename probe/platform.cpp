@@ -90,7 +90,11 @@ std::string HypervisorFromDmi(const DmiIds& d) {
 }
 
 std::string CloudFromDmi(const DmiIds& d) {
-  if (d.sys_vendor == "Amazon EC2" || Contains(d.bios_version, "amazon")) {
+  // Older AWS instances run on Xen and name the cloud only in a version:
+  // "Version: 4.11.amazon" for the system and the BIOS in dmidecode output
+  // (fixtures/platform-aws-xen/SOURCES.md).
+  if (d.sys_vendor == "Amazon EC2" || Contains(d.bios_version, "amazon") ||
+      Contains(d.product_version, "amazon")) {
     return "aws";
   }
   if (d.product_name == "Google Compute Engine" || OlderGceShape(d)) {

@@ -43,6 +43,9 @@ TEST(PlatformClassify, Table) {
   const std::optional<bool> kFlag = true, kNoFlag = false, kUnknown;
   const Row rows[] = {
       {"aws xen", Ev(Dmi("Xen", "HVM domU", "4.11.amazon"), kFlag), "vm", "xen", "aws"},
+      // A Qubes OS Xen VM, no cloud: "Hardware name: Xen HVM domU, BIOS
+      // 4.17.3 03/12/2024" (text-index id 24529826322).
+      {"xen, not aws", Ev(Dmi("Xen", "HVM domU", "4.17.3"), kFlag), "vm", "xen", "none"},
       {"aws nitro", Ev(Dmi("Amazon EC2", "c5.large", "1.0"), kFlag), "vm", "amazon", "aws"},
       {"aws metal", Ev(Dmi("Amazon EC2", "i3.metal", "1.0"), kNoFlag), "bare-metal", "", "aws"},
       {"aws metal-24xl", Ev(Dmi("Amazon EC2", "r8g.metal-24xl", "1.0"), kUnknown), "bare-metal", "", "aws"},
@@ -72,6 +75,19 @@ TEST(PlatformClassify, Table) {
     EXPECT_EQ(p.hypervisor, row.hypervisor);
     EXPECT_EQ(p.cloud, row.cloud);
   }
+}
+
+// dmidecode on AWS Xen: System Information "Version: 4.2.amazon" (the
+// product_version) as well as the BIOS version
+// (fixtures/platform-aws-xen/SOURCES.md); either names the cloud.
+TEST(PlatformClassify, AwsXenFromProductVersionAlone) {
+  DmiIds d = Dmi("Xen", "HVM domU");
+  d.product_version = "4.2.amazon";
+  Platform p = ClassifyPlatform(Ev(d, true));
+  EXPECT_EQ(p.cloud, "aws");
+  EXPECT_EQ(p.hypervisor, "xen");
+  d.product_version.clear();
+  EXPECT_EQ(ClassifyPlatform(Ev(d, true)).cloud, "none");
 }
 
 TEST(PlatformClassify, XenFromSysHypervisorWithoutDmi) {
