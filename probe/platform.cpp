@@ -103,8 +103,15 @@ std::string CloudFromDmi(const DmiIds& d) {
   if (d.chassis_asset_tag == kAzureAssetTag) return "azure";
   if (StartsWith(d.sys_vendor, "Alibaba Cloud")) return "alibaba";
   if (d.chassis_asset_tag == kOracleAssetTag) return "oracle";
+  // cloud-init's ds-identify (tools/ds-identify@b4ae0e1, dscheck_OpenStack):
+  // product_name "OpenStack Nova", or "OpenStack Compute" where RDO installed
+  // nova (Red Hat's: "Hardware name: Red Hat OpenStack Compute",
+  // fixtures/platform-openstack-rhosp); Open Telekom Cloud's first, Xen
+  // generation says so only in the asset tag "OpenTelekomCloud"
+  // (LP: #1756471).
   if (StartsWith(d.product_name, "OpenStack") ||
-      StartsWith(d.sys_vendor, "OpenStack")) {
+      StartsWith(d.sys_vendor, "OpenStack") ||
+      d.chassis_asset_tag == "OpenTelekomCloud") {
     return "openstack";
   }
   if (d.sys_vendor == "DigitalOcean") return "digitalocean";

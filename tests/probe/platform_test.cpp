@@ -60,6 +60,17 @@ TEST(PlatformClassify, Table) {
       {"vmware", Ev(Dmi("VMware, Inc.", "VMware Virtual Platform", "6.00"), kFlag), "vm", "vmware", "none"},
       {"qemu q35", Ev(Dmi("QEMU", "Standard PC (Q35 + ICH9, 2009)"), kFlag), "vm", "qemu", "none"},
       {"alibaba ecs", Ev(Dmi("Alibaba Cloud", "Alibaba Cloud ECS"), kFlag), "vm", "kvm", "alibaba"},
+      {"openstack nova", Ev(Dmi("OpenStack Foundation", "OpenStack Nova", "1.13.0-1ubuntu1.1"), kFlag), "vm", "kvm", "openstack"},
+      {"openstack rhosp", Ev(Dmi("Red Hat", "OpenStack Compute", "1.14.0-1.module+el8.4.0+8855+a9e237a9"), kFlag), "vm", "kvm", "openstack"},
+      // cloud-init's ds-identify: Open Telekom Cloud gen1 (Xen) says so only
+      // in the asset tag; cloud-init's own test has nothing else.
+      {"open telekom cloud xen", Ev(Dmi("", "", "", "OpenTelekomCloud"), kFlag), "vm", "", "openstack"},
+      // cloud-init's DataSourceOracle: VMs and bare metal carry the tag.
+      {"oracle vm", Ev(Dmi("", "", "", "OracleCloud.com"), kFlag), "vm", "", "oracle"},
+      {"oracle bare metal", Ev(Dmi("", "", "", "OracleCloud.com"), kNoFlag), "bare-metal", "", "oracle"},
+      // Azure VMs whose firmware vendor is not Microsoft (ClusterLabs/crmsh#865:
+      // "American Megatrends Inc."): the asset tag still names Azure.
+      {"azure, other firmware vendor", Ev(Dmi("American Megatrends Inc.", "", "", "7783-7084-3265-9085-8269-3286-77"), kFlag), "vm", "", "azure"},
       {"dell", Ev(Dmi("Dell Inc.", "PowerEdge R740", "2.22.2"), kNoFlag), "bare-metal", "", "none"},
       {"hpe without cpuinfo", Ev(Dmi("HPE", "ProLiant DL380 Gen10", "U30"), kUnknown), "bare-metal", "", "none"},
       {"supermicro", Ev(Dmi("Supermicro", "SYS-2028TP-DECR", "2.0b"), kNoFlag), "bare-metal", "", "none"},
@@ -198,6 +209,8 @@ TEST(PlatformProbe, Fixtures) {
       {"gpu-amd-hpe-bare-metal", "bare-metal", "", "none"},
       {"gpu-nvidia-gce-vm", "vm", "google", "gce"},
       {"platform-gce-google", "vm", "google", "gce"},
+      {"platform-openstack-nova", "vm", "kvm", "openstack"},
+      {"platform-openstack-rhosp", "vm", "kvm", "openstack"},
   };
   for (const auto& row : rows) {
     SCOPED_TRACE(row.name);
