@@ -61,11 +61,25 @@ constexpr VendorHint kVmVendors[] = {
     {"Google Compute Engine", "google"},
 };
 
+// Older GCE instances say only "Google" where newer ones say "Google
+// Compute Engine": DMI_PRODUCT_NAME=Google, DMI_SYS_VENDOR=Google with a
+// GoogleCloud-... serial in a GCE instance's ds-identify.log
+// (canonical/cloud-init#2835, LP: #1674861), and "Hardware name: Google
+// Google/Google, BIOS Google 01/01/2011" from syzkaller's GCE VMs
+// (google/syzkaller report/report_test.go@2f41f8b). systemd's table matches
+// "Google Compute Engine" only, so this shape is ours to name. Both fields
+// must say it, as in both sources: a vendor "Google" alone is left out of
+// kVmVendors above (Google also sells hardware).
+bool OlderGceShape(const DmiIds& d) {
+  return d.sys_vendor == "Google" && d.product_name == "Google";
+}
+
 std::string HypervisorFromDmi(const DmiIds& d) {
   if (d.sys_vendor == "Microsoft Corporation" &&
       d.product_name == "Virtual Machine") {
     return "hyperv";
   }
+  if (OlderGceShape(d)) return "google";
   for (const std::string* field :
        {&d.product_name, &d.sys_vendor, &d.board_vendor, &d.bios_vendor}) {
     for (const auto& hint : kVmVendors) {
@@ -76,15 +90,28 @@ std::string HypervisorFromDmi(const DmiIds& d) {
 }
 
 std::string CloudFromDmi(const DmiIds& d) {
-  if (d.sys_vendor == "Amazon EC2" || Contains(d.bios_version, "amazon")) {
+  // Older AWS instances run on Xen and name the cloud only in a version:
+  // "Version: 4.11.amazon" for the system and the BIOS in dmidecode output
+  // (fixtures/platform-aws-xen/SOURCES.md).
+  if (d.sys_vendor == "Amazon EC2" || Contains(d.bios_version, "amazon") ||
+      Contains(d.product_version, "amazon")) {
     return "aws";
   }
-  if (d.product_name == "Google Compute Engine") return "gce";
+  if (d.product_name == "Google Compute Engine" || OlderGceShape(d)) {
+    return "gce";
+  }
   if (d.chassis_asset_tag == kAzureAssetTag) return "azure";
   if (StartsWith(d.sys_vendor, "Alibaba Cloud")) return "alibaba";
   if (d.chassis_asset_tag == kOracleAssetTag) return "oracle";
+  // cloud-init's ds-identify (tools/ds-identify@b4ae0e1, dscheck_OpenStack):
+  // product_name "OpenStack Nova", or "OpenStack Compute" where RDO installed
+  // nova (Red Hat's: "Hardware name: Red Hat OpenStack Compute",
+  // fixtures/platform-openstack-rhosp); Open Telekom Cloud's first, Xen
+  // generation says so only in the asset tag "OpenTelekomCloud"
+  // (LP: #1756471).
   if (StartsWith(d.product_name, "OpenStack") ||
-      StartsWith(d.sys_vendor, "OpenStack")) {
+      StartsWith(d.sys_vendor, "OpenStack") ||
+      d.chassis_asset_tag == "OpenTelekomCloud") {
     return "openstack";
   }
   if (d.sys_vendor == "DigitalOcean") return "digitalocean";

@@ -43,10 +43,16 @@ TEST(PlatformClassify, Table) {
   const std::optional<bool> kFlag = true, kNoFlag = false, kUnknown;
   const Row rows[] = {
       {"aws xen", Ev(Dmi("Xen", "HVM domU", "4.11.amazon"), kFlag), "vm", "xen", "aws"},
+      // A Qubes OS Xen VM, no cloud: "Hardware name: Xen HVM domU, BIOS
+      // 4.17.3 03/12/2024" (text-index id 24529826322).
+      {"xen, not aws", Ev(Dmi("Xen", "HVM domU", "4.17.3"), kFlag), "vm", "xen", "none"},
       {"aws nitro", Ev(Dmi("Amazon EC2", "c5.large", "1.0"), kFlag), "vm", "amazon", "aws"},
       {"aws metal", Ev(Dmi("Amazon EC2", "i3.metal", "1.0"), kNoFlag), "bare-metal", "", "aws"},
       {"aws metal-24xl", Ev(Dmi("Amazon EC2", "r8g.metal-24xl", "1.0"), kUnknown), "bare-metal", "", "aws"},
       {"gce", Ev(Dmi("Google", "Google Compute Engine", "Google"), kFlag), "vm", "google", "gce"},
+      // Older GCE (fixtures/platform-gce-google): with or without cpuinfo.
+      {"gce older", Ev(Dmi("Google", "Google", "Google"), kFlag), "vm", "google", "gce"},
+      {"gce older without cpuinfo", Ev(Dmi("Google", "Google", "Google"), kUnknown), "vm", "google", "gce"},
       {"azure", Ev(Dmi("Microsoft Corporation", "Virtual Machine", "090007",
                      "7783-7084-3265-9085-8269-3286-77"), kFlag), "vm", "hyperv", "azure"},
       {"hyper-v on premises", Ev(Dmi("Microsoft Corporation", "Virtual Machine",
@@ -54,6 +60,17 @@ TEST(PlatformClassify, Table) {
       {"vmware", Ev(Dmi("VMware, Inc.", "VMware Virtual Platform", "6.00"), kFlag), "vm", "vmware", "none"},
       {"qemu q35", Ev(Dmi("QEMU", "Standard PC (Q35 + ICH9, 2009)"), kFlag), "vm", "qemu", "none"},
       {"alibaba ecs", Ev(Dmi("Alibaba Cloud", "Alibaba Cloud ECS"), kFlag), "vm", "kvm", "alibaba"},
+      {"openstack nova", Ev(Dmi("OpenStack Foundation", "OpenStack Nova", "1.13.0-1ubuntu1.1"), kFlag), "vm", "kvm", "openstack"},
+      {"openstack rhosp", Ev(Dmi("Red Hat", "OpenStack Compute", "1.14.0-1.module+el8.4.0+8855+a9e237a9"), kFlag), "vm", "kvm", "openstack"},
+      // cloud-init's ds-identify: Open Telekom Cloud gen1 (Xen) says so only
+      // in the asset tag; cloud-init's own test has nothing else.
+      {"open telekom cloud xen", Ev(Dmi("", "", "", "OpenTelekomCloud"), kFlag), "vm", "", "openstack"},
+      // cloud-init's DataSourceOracle: VMs and bare metal carry the tag.
+      {"oracle vm", Ev(Dmi("", "", "", "OracleCloud.com"), kFlag), "vm", "", "oracle"},
+      {"oracle bare metal", Ev(Dmi("", "", "", "OracleCloud.com"), kNoFlag), "bare-metal", "", "oracle"},
+      // Azure VMs whose firmware vendor is not Microsoft (ClusterLabs/crmsh#865:
+      // "American Megatrends Inc."): the asset tag still names Azure.
+      {"azure, other firmware vendor", Ev(Dmi("American Megatrends Inc.", "", "", "7783-7084-3265-9085-8269-3286-77"), kFlag), "vm", "", "azure"},
       {"dell", Ev(Dmi("Dell Inc.", "PowerEdge R740", "2.22.2"), kNoFlag), "bare-metal", "", "none"},
       {"hpe without cpuinfo", Ev(Dmi("HPE", "ProLiant DL380 Gen10", "U30"), kUnknown), "bare-metal", "", "none"},
       {"supermicro", Ev(Dmi("Supermicro", "SYS-2028TP-DECR", "2.0b"), kNoFlag), "bare-metal", "", "none"},
@@ -69,6 +86,19 @@ TEST(PlatformClassify, Table) {
     EXPECT_EQ(p.hypervisor, row.hypervisor);
     EXPECT_EQ(p.cloud, row.cloud);
   }
+}
+
+// dmidecode on AWS Xen: System Information "Version: 4.2.amazon" (the
+// product_version) as well as the BIOS version
+// (fixtures/platform-aws-xen/SOURCES.md); either names the cloud.
+TEST(PlatformClassify, AwsXenFromProductVersionAlone) {
+  DmiIds d = Dmi("Xen", "HVM domU");
+  d.product_version = "4.2.amazon";
+  Platform p = ClassifyPlatform(Ev(d, true));
+  EXPECT_EQ(p.cloud, "aws");
+  EXPECT_EQ(p.hypervisor, "xen");
+  d.product_version.clear();
+  EXPECT_EQ(ClassifyPlatform(Ev(d, true)).cloud, "none");
 }
 
 TEST(PlatformClassify, XenFromSysHypervisorWithoutDmi) {
@@ -178,6 +208,9 @@ TEST(PlatformProbe, Fixtures) {
       {"gpu-nvidia-dell-bare-metal", "bare-metal", "", "none"},
       {"gpu-amd-hpe-bare-metal", "bare-metal", "", "none"},
       {"gpu-nvidia-gce-vm", "vm", "google", "gce"},
+      {"platform-gce-google", "vm", "google", "gce"},
+      {"platform-openstack-nova", "vm", "kvm", "openstack"},
+      {"platform-openstack-rhosp", "vm", "kvm", "openstack"},
   };
   for (const auto& row : rows) {
     SCOPED_TRACE(row.name);

@@ -2,6 +2,9 @@
 // outputs (tests/data/runtime-versions/SOURCES.md).
 #include "probe/runtime_version.h"
 
+#include <set>
+#include <string>
+
 #include <gtest/gtest.h>
 
 #include "tests/support/data.h"
@@ -212,6 +215,16 @@ TEST(ContainerdIoRunc, BuiltinTableParsesCleanly) {
   EXPECT_GE(t.rows.size(), 10u);
 }
 
+// The lookup takes the first row of a version, so a second row for it would
+// never be read.
+TEST(ContainerdIoRunc, BuiltinTableHasOneRowPerVersion) {
+  const auto& t = BuiltinContainerdIoRuncTable();
+  std::set<std::string> seen;
+  for (const auto& row : t.rows) {
+    EXPECT_TRUE(seen.insert(row.containerd_io).second) << row.containerd_io;
+  }
+}
+
 TEST(ContainerdIoRunc, PackageVersionsToRunc) {
   const auto& t = BuiltinContainerdIoRuncTable();
   struct Row {
@@ -225,6 +238,16 @@ TEST(ContainerdIoRunc, PackageVersionsToRunc) {
       {"1.7.24-3.1.el9", "1.2.2"}, {"1.7.22-1", "1.1.14"},
       {"1.6.21-1", "1.1.7"},      {"1.6.21-3.1.el8", "1.1.7"},
       {"1.6.9-1", "1.1.4"},       {"1.6.22-1", "1.1.8"},
+      // Package versions as apt and dnf print them (text-index ids in the
+      // table's rows).
+      {"1.7.27-1", "1.2.5"},      {"2.1.5-1~ubuntu.24.04~noble", "1.3.3"},
+      {"2.2.0-1~ubuntu.24.04~noble", "1.3.4"},
+      {"2.2.1-1.el9", "1.3.4"},   {"2.2.5-1~ubuntu.24.04~noble", "1.3.6"},
+      {"2.3.5-1~ubuntu.24.04~noble", "1.5.1"},
+      // Left out on purpose: 1.7.28's revisions ship different runc; no
+      // Docker package of 2.0.x or 2.1.4 was seen with its runc.
+      {"1.7.28-1~ubuntu.24.04~noble", ""}, {"1.7.28-2~debian.13~trixie", ""},
+      {"2.0.4-1", ""},            {"2.1.4-1~debian.11~bullseye", ""},
       {"1.5.9-1", ""},            {"1.6.24-1", ""},
       {"1.5.1", ""},              {"", ""},
   };
