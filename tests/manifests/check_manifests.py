@@ -61,11 +61,11 @@ def step(msg):
 # ---------------------------------------------------------------- rendering
 
 COMPONENTS = ["monitoring", "without-operator", "sysbox-install", "runtimeclass",
-              "readiness-gate", "host-to-container", "before-1.30"]
+              "readiness-gate", "host-to-container", "before-1.30", "selinux-spc"]
 # The prune Job is not a component (kustomize has no delete hook): it is
 # manifests/uninstall/, rendered on its own below.
 TOGETHER = ["monitoring", "sysbox-install", "runtimeclass", "readiness-gate",
-            "host-to-container"]
+            "host-to-container", "selinux-spc"]
 
 
 def kustomize(path):
@@ -1068,6 +1068,14 @@ def main():
             m = find(h2c, "DaemonSet")[0]["spec"]["template"]["spec"]["containers"][0]["volumeMounts"][0]
             if m.get("mountPropagation") != "HostToContainer":
                 fail("host-to-container: HostToContainer propagation expected")
+        se = rendered.get("selinux-spc", [])
+        if se:
+            c0 = find(se, "DaemonSet")[0]["spec"]["template"]["spec"]["containers"][0]
+            if get(c0, "securityContext.seLinuxOptions") != {"type": "spc_t"}:
+                fail("selinux-spc: seLinuxOptions type spc_t expected")
+        if get(find(base, "DaemonSet")[0]["spec"]["template"]["spec"]["containers"][0],
+               "securityContext.seLinuxOptions"):
+            fail("base: seLinuxOptions belong to the selinux-spc component")
         rcs = check_runtimeclasses(rendered.get("runtimeclass", []), "runtimeclass")
         check_readiness(rendered.get("readiness-gate", []), "readiness-gate")
         for c, objs in rendered.items():
