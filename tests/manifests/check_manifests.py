@@ -661,9 +661,12 @@ def check_refs(objs, where):
         mcs = get(v, "spec.matchConditions") or []
         if not any(f"'{user}'" in m["expression"] for m in mcs):
             fail(f"{where}: {ident(v)} does not match the agent's service account {user}")
-        prefix = [x for x in v["spec"]["variables"] if x["name"] == "prefix"]
-        if not prefix or prefix[0]["expression"] != f"'{PREFIX}'":
-            fail(f"{where}: {ident(v)} variable prefix must be '{PREFIX}'")
+        if v["metadata"]["name"] not in POLICY_CASES:
+            fail(f"{where}: {ident(v)} has no sample requests in this test")
+        if v["metadata"]["name"] == NODE_POLICY:
+            prefix = [x for x in v["spec"]["variables"] if x["name"] == "prefix"]
+            if not prefix or prefix[0]["expression"] != f"'{PREFIX}'":
+                fail(f"{where}: {ident(v)} variable prefix must be '{PREFIX}'")
     if len(vaps) != len(by_kind.get("ValidatingAdmissionPolicyBinding", [])):
         fail(f"{where}: every policy needs its binding")
 
@@ -783,10 +786,53 @@ def cel_cases():
     return cases
 
 
+def event_obj(node, kind="Node"):
+    return {"apiVersion": "events.k8s.io/v1", "kind": "Event",
+            "metadata": {"name": f"{node}.cvm-preflight.1", "namespace": "default"},
+            "eventTime": "2026-12-07T03:00:00.000000Z", "reportingController": "cvm-preflight.dev/agent",
+            "reportingInstance": f"cvm-preflight-{node}", "action": "Scan", "reason": "VerdictChanged",
+            "type": "Normal", "note": "cvm changed from false to true",
+            "regarding": {"apiVersion": "v1", "kind": kind, "name": node}}
+
+
+def event_cases():
+    req = dict(request("node-a"), operation="CREATE")
+    return [
+        ("event about its own node", "allow",
+         {"name": "own", "request": req, "object": event_obj("node-a"), "oldObject": None}),
+        ("event about another node", "deny:0",
+         {"name": "other", "request": req, "object": event_obj("node-b"), "oldObject": None}),
+        ("event about a pod", "deny:0",
+         {"name": "pod", "request": req, "object": event_obj("node-a", kind="Pod"), "oldObject": None}),
+        ("event, token without node name", "deny:0",
+         {"name": "notoken", "request": dict(request(None), operation="CREATE"),
+          "object": event_obj("node-a"), "oldObject": None}),
+        ("event by the kubelet (policy does not apply)", "skip",
+         {"name": "kubelet", "request": dict(request(None, user="system:node:node-b"), operation="CREATE"),
+          "object": event_obj("node-a"), "oldObject": None}),
+    ]
+
+
+NODE_POLICY = "cvm-preflight-agent-own-node"
+POLICY_CASES = {NODE_POLICY: cel_cases, "cvm-preflight-agent-own-events": event_cases}
+
+
 def check_cel(objs, where, sysbox=False, must_run=True):
-    vaps = [o for o in objs if o["kind"] == "ValidatingAdmissionPolicy"]
-    if not vaps:
-        return
+    """Evaluates every policy on its sample requests; returns (expressions, requests)."""
+    total = [0, 0]
+    for v in find(objs, "ValidatingAdmissionPolicy"):
+        cases = POLICY_CASES.get(v["metadata"]["name"])
+        if cases is None:
+            fail(f"{where}: {ident(v)} has no sample requests in this test")
+            continue
+        n = check_policy_cel(v, cases(), f"{where}: {ident(v)}", sysbox, must_run)
+        if n:
+            total[0] += n
+            total[1] += len(cases())
+    return total
+
+
+def check_policy_cel(vap, cases, where, sysbox, must_run):
     pkg = cel_package()
     if pkg is None:
         msg = f"{where}: CEL not evaluated: node and npm are needed for {CEL_JS}"
@@ -795,8 +841,7 @@ def check_cel(objs, where, sysbox=False, must_run=True):
         else:
             print("NOTE: " + msg)
         return
-    cases = cel_cases()
-    payload = {"policy": vaps[0]["spec"], "cases": [c for _, _, c in cases]}
+    payload = {"policy": vap["spec"], "cases": [c for _, _, c in cases]}
     r = subprocess.run(["node", os.path.join(HERE, "cel_eval.mjs"), pkg], input=json.dumps(payload),
                        capture_output=True, text=True, timeout=60)
     if r.returncode != 0:
@@ -983,18 +1028,23 @@ def self_tests(objs, help_text):
     expect_failure("Service port renamed", lambda: check_refs(mutate(port), "self-test"))
 
     def user(o):
-        v = find(o, "ValidatingAdmissionPolicy")[0]
+        v = find(o, "ValidatingAdmissionPolicy", NODE_POLICY)[0]
         v["spec"]["matchConditions"][0]["expression"] = \
             "request.userInfo.username == 'system:serviceaccount:other:cvm-preflight'"
     expect_failure("policy names another service account", lambda: check_refs(mutate(user), "self-test"))
 
     def weak_policy(o):
-        v = find(o, "ValidatingAdmissionPolicy")[0]
+        v = find(o, "ValidatingAdmissionPolicy", NODE_POLICY)[0]
         v["spec"]["validations"] = v["spec"]["validations"][1:]  # drop the own-node check
     expect_failure("own-node validation removed", lambda: check_cel(mutate(weak_policy), "self-test"))
 
+    def events_any_node(o):
+        v = find(o, "ValidatingAdmissionPolicy", "cvm-preflight-agent-own-events")[0]
+        v["spec"]["validations"][0]["expression"] = "size(variables.tokenNode) == 1"
+    expect_failure("events about any node", lambda: check_cel(mutate(events_any_node), "self-test"))
+
     def syntax(o):
-        v = find(o, "ValidatingAdmissionPolicy")[0]
+        v = find(o, "ValidatingAdmissionPolicy", NODE_POLICY)[0]
         v["spec"]["validations"][0]["expression"] += " &&"
     expect_failure("CEL syntax error", lambda: check_cel(mutate(syntax), "self-test"))
 
@@ -1026,8 +1076,8 @@ def main():
         step(f"the DaemonSet passes {sorted(env)}; agent --help lists them")
         check_rbac(base, "base")
         check_refs(base, "base")
-        n = check_cel(base, "base")
-        step(f"admission policy: {n} CEL expressions parsed, {len(cel_cases())} sample requests evaluated")
+        n, reqs = check_cel(base, "base")
+        step(f"admission policies: {n} CEL expressions parsed, {reqs} sample requests evaluated")
         step("self-tests (mutated objects must fail)")
         self_tests(base, help_text)
 
