@@ -7,7 +7,9 @@
    and kind and the fields the API requires (hand-written below from the
    Kubernetes API reference, https://kubernetes.io/docs/reference/kubernetes-api/,
    and, for NodeReadinessRule, a subset of its CRD schema: schemas/), the
-   right scope (namespace or none), valid names and labels.
+   right scope (namespace or none), valid names and labels; the built-in
+   kinds also validate against the Kubernetes OpenAPI schemas as the npm
+   package kubernetes-models 5.1.0 packages them (k8s_validate.mjs).
 3. The DaemonSet: mounts read-only (the one exception, /tmp, an emptyDir),
    the security context, capabilities, probes, node affinity, tolerations,
    rolling update; every flag and CVM_PREFLIGHT_* variable it passes exists
@@ -41,6 +43,7 @@ SRC, BINARY, CACHE = (os.path.abspath(a) for a in sys.argv[1:4])
 MANIFESTS = os.path.join(SRC, "manifests")
 HERE = os.path.join(SRC, "tests", "manifests")
 CEL_JS = "@marcbachmann/cel-js@8.0.0"
+K8S_MODELS = "kubernetes-models@5.1.0"
 
 NAMESPACE = "cvm-preflight"
 PREFIX = "cvm-preflight.dev/"
@@ -673,21 +676,65 @@ def check_refs(objs, where):
 
 # ------------------------------------------------------------------ CEL
 
-def cel_package():
-    """The cel-js package directory, installed by npm into CACHE once."""
-    pkg = os.path.join(CACHE, "cel-js", "node_modules", "@marcbachmann", "cel-js")
+def npm_package(spec, cache_name, name):
+    """An npm package's directory, installed by npm into CACHE/cache_name once."""
+    prefix = os.path.join(CACHE, cache_name)
+    pkg = os.path.join(prefix, "node_modules", *name.split("/"))
     if os.path.isfile(os.path.join(pkg, "package.json")):
         return pkg
     if not shutil.which("node") or not shutil.which("npm"):
         return None
-    os.makedirs(os.path.join(CACHE, "cel-js"), exist_ok=True)
-    r = subprocess.run(["npm", "install", "--prefix", os.path.join(CACHE, "cel-js"), "--no-audit",
-                        "--no-fund", "--no-save", "--silent", CEL_JS],
-                       capture_output=True, text=True, timeout=120)
+    os.makedirs(prefix, exist_ok=True)
+    r = subprocess.run(["npm", "install", "--prefix", prefix, "--no-audit",
+                        "--no-fund", "--no-save", "--silent", spec],
+                       capture_output=True, text=True, timeout=300)
     if r.returncode != 0 or not os.path.isfile(os.path.join(pkg, "package.json")):
-        fail(f"npm install {CEL_JS} failed: {r.stderr.strip()[-500:]}")
+        fail(f"npm install {spec} failed: {r.stderr.strip()[-500:]}")
         return None
     return pkg
+
+
+def cel_package():
+    return npm_package(CEL_JS, "cel-js", "@marcbachmann/cel-js")
+
+
+# Kinds the kubernetes-models package has no schema for: custom resources,
+# checked by hand above (NodeReadinessRule against its CRD's schema).
+CUSTOM_GROUPS = ("monitoring.coreos.com/", "readiness.node.x-k8s.io/")
+
+
+openapi_pending = []  # (where, object), validated in one node process by flush_openapi()
+
+
+def check_openapi(objs, where):
+    openapi_pending.extend((where, o) for o in objs)
+
+
+def flush_openapi():
+    """Every built-in object against the Kubernetes OpenAPI schemas."""
+    todo = list(openapi_pending)
+    openapi_pending.clear()
+    if not todo:
+        return 0
+    pkg = npm_package(K8S_MODELS, "kubernetes-models", "kubernetes-models")
+    where = todo[0][0] if len({w for w, _ in todo}) == 1 else "openapi"
+    if pkg is None:
+        fail(f"{where}: not validated against the OpenAPI schemas: node and npm are needed for {K8S_MODELS}")
+        return 0
+    r = subprocess.run(["node", os.path.join(HERE, "k8s_validate.mjs"), pkg],
+                       input=json.dumps([o for _, o in todo]), capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        fail(f"{where}: k8s_validate.mjs: {r.stderr.strip()}")
+        return 0
+    n = 0
+    for (where, o), res in zip(todo, json.loads(r.stdout)):
+        custom = o.get("apiVersion", "").startswith(CUSTOM_GROUPS)
+        if not res["schema"] and not custom:
+            fail(f"{where}: {ident(o)}: no OpenAPI schema for {o.get('apiVersion')} {o.get('kind')}")
+        for e in res["errors"]:
+            fail(f"{where}: {ident(o)}: OpenAPI: {e}")
+        n += res["schema"]
+    return n
 
 
 def node_obj(name, labels=None, annotations=None, conditions=None, taints=None, allocatable=None):
@@ -920,6 +967,7 @@ def check_example_pod(rcs):
     with open(path) as f:
         docs = [d for d in yaml.safe_load_all(f) if d]
     check_objects(docs, "examples")
+    check_openapi(docs, "examples")
     for d in docs:
         if d["kind"] == "Pod":
             if d["spec"].get("runtimeClassName") not in rcs:
@@ -932,6 +980,7 @@ def check_example_pod(rcs):
 
 def check_uninstall(objs, help_text):
     check_objects(objs, "uninstall")
+    check_openapi(objs, "uninstall")
     jobs = find(objs, "Job")
     if len(jobs) != 1:
         fail("uninstall: one Job expected")
@@ -1015,6 +1064,11 @@ def self_tests(objs, help_text):
         ctr(o)["securityContext"]["capabilities"]["add"].append("SYS_ADMIN")
     expect_failure("a capability added", lambda: check_daemonset_policy(ds(mutate(cap)), "self-test"))
 
+    def cap_type(o):
+        ctr(o)["securityContext"]["capabilities"]["add"] = "SYS_PTRACE"
+    expect_failure("capabilities.add not a list (OpenAPI)",
+                   lambda: (check_openapi([ds(mutate(cap_type))], "self-test"), flush_openapi()))
+
     def bad_flag(o):
         ctr(o)["env"].append({"name": "CVM_PREFLIGHT_LABEL_PREFIX", "value": "x/"})
     expect_failure("an env the agent lacks", lambda: check_agent_flags(ds(mutate(bad_flag)), help_text, "self-test"))
@@ -1067,6 +1121,7 @@ def main():
         if not base:
             return
         check_objects(base, "base")
+        check_openapi(base, "base")
         dss = find(base, "DaemonSet")
         if len(dss) != 1:
             fail("base: one DaemonSet expected")
@@ -1079,6 +1134,8 @@ def main():
         n, reqs = check_cel(base, "base")
         step(f"admission policies: {n} CEL expressions parsed, {reqs} sample requests evaluated")
         step("self-tests (mutated objects must fail)")
+        n = flush_openapi()  # before the self-tests, which drop the failures they cause
+        step(f"OpenAPI ({K8S_MODELS}): {n} of {len(base)} objects have a schema and pass it")
         self_tests(base, help_text)
 
         rendered = {"base": base}
@@ -1089,6 +1146,7 @@ def main():
                 continue
             rendered[c] = objs
             check_objects(objs, c)
+            check_openapi(objs, c)
             check_rbac(objs, c)
             ds = find(objs, "DaemonSet")[0]
             check_daemonset_policy(ds, f"{c}: {ident(ds)}",
@@ -1134,6 +1192,7 @@ def main():
         step(f"components together: {', '.join(TOGETHER)}")
         together = render_with(tmp, "together", TOGETHER)
         check_objects(together, "together")
+        check_openapi(together, "together")
         check_rbac(together, "together")
         check_refs(together, "together")
         check_cel(together, "together", sysbox=True)
@@ -1141,6 +1200,10 @@ def main():
         check_example_pod(rcs)
         step("uninstall (the prune Job)")
         check_uninstall(kustomize(os.path.join(MANIFESTS, "uninstall")), main_help())
+        total = len(openapi_pending)
+        n = flush_openapi()
+        step(f"OpenAPI ({K8S_MODELS}): {n} of {total} more objects have a schema and pass it; "
+             "the rest are custom resources")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
