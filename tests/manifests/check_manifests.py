@@ -13,7 +13,8 @@
 3. The DaemonSet: mounts read-only (the one exception, /tmp, an emptyDir),
    the security context, capabilities, probes, node affinity, tolerations,
    rolling update; every flag and CVM_PREFLIGHT_* variable it passes exists
-   in the built binary's `agent --help`.
+   in the built binary's `agent --help`, and `agent --oneshot` runs with that
+   environment and a rules ConfigMap volume as the kubelet lays it out.
 4. RBAC grants exactly the expected rules, no more (a rule added fails).
 5. References: the ServiceMonitor selects the Service and its port name, the
    Service and NetworkPolicy select the agent's pods and name its port, the
@@ -420,6 +421,65 @@ def check_agent_flags(ds, help_text, w):
         else:
             fail(f"{w}: env {n} is no agent setting")
     return {e["name"]: e.get("value") for e in c.get("env") or []}
+
+
+SITE_RULE = """- id: site-kernel-5-4
+  title: Kernel is at least 5.4 (a site's own rule)
+  severity: warning
+  verdicts: [cvm]
+  expect: {fact: kernel.version, ge: '5.4', scheme: kernel}
+  fix: Upgrade the kernel.
+  sources:
+    - the site's policy
+"""
+
+
+def run_agent_as_daemonset(ds, configmaps, w, tmp):
+    """Runs `agent --oneshot` with the DaemonSet's environment: /host is a
+    fixture root, the rules ConfigMap a directory laid out as the kubelet
+    writes ConfigMap volumes (a timestamped directory, a ..data link to it,
+    one link per key), holding its data plus one site rule. The agent must
+    accept every value, load the rule and report."""
+    c = ds["spec"]["template"]["spec"]["containers"][0]
+    mounts = {m["mountPath"]: m["name"] for m in c.get("volumeMounts") or []}
+    vols = {v["name"]: v for v in ds["spec"]["template"]["spec"].get("volumes") or []}
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    rules_dir = None
+    for e in c.get("env") or []:
+        v = e.get("value")
+        if e["name"] == "NODE_NAME":
+            v = "node-a"
+        elif e["name"] == "CVM_PREFLIGHT_ROOT":
+            v = os.path.join(SRC, "fixtures", "debian-12", "root")
+        elif e["name"] == "CVM_PREFLIGHT_RULES":
+            vol = vols.get(mounts.get(v), {})
+            if "configMap" not in vol:
+                fail(f"{w}: CVM_PREFLIGHT_RULES={v} is not where a ConfigMap is mounted")
+                return
+            data = dict(next((cm.get("data") or {} for cm in configmaps
+                              if cm["metadata"]["name"] == get(vol, "configMap.name")), {}))
+            data["site.yaml"] = SITE_RULE
+            rules_dir = os.path.join(tmp, "rules-volume")
+            stamp = os.path.join(rules_dir, "..2026_12_07_03_00_00.000000001")
+            os.makedirs(stamp)
+            os.symlink(os.path.basename(stamp), os.path.join(rules_dir, "..data"))
+            for k, text in data.items():
+                with open(os.path.join(stamp, k), "w") as f:
+                    f.write(text)
+                os.symlink(os.path.join("..data", k), os.path.join(rules_dir, k))
+            v = rules_dir
+        env[e["name"]] = v
+    r = subprocess.run([BINARY, "agent", "--oneshot"], env=env, capture_output=True, text=True, timeout=60)
+    if rules_dir:
+        shutil.rmtree(rules_dir)
+    if r.returncode not in (0, 1, 3):
+        fail(f"{w}: agent --oneshot with the DaemonSet's environment exited {r.returncode}: {r.stderr.strip()[-400:]}")
+        return
+    for line in r.stderr.splitlines():
+        if '"level":"error"' in line:
+            fail(f"{w}: agent logged an error with the DaemonSet's environment: {line}")
+    if rules_dir and "site-kernel-5-4" not in r.stdout:
+        fail(f"{w}: the rule in the rules ConfigMap's volume was not judged")
 
 
 def check_daemonset_policy(ds, w, expect_rro=True):
@@ -1024,7 +1084,7 @@ def expect_failure(name, fn):
         del failures[before:]
 
 
-def self_tests(objs, help_text):
+def self_tests(objs, help_text, tmp):
     def mutate(fn):
         o = copy.deepcopy(objs)
         fn(o)
@@ -1076,6 +1136,20 @@ def self_tests(objs, help_text):
     def bad_arg(o):
         ctr(o)["command"].append("--kubeconfig=/x")
     expect_failure("a flag the agent lacks", lambda: check_agent_flags(ds(mutate(bad_arg)), help_text, "self-test"))
+
+    def bad_value(o):
+        for e in ctr(o)["env"]:
+            if e["name"] == "CVM_PREFLIGHT_NO_PCI_EVENTS":
+                e["value"] = "maybe"
+    expect_failure("an env value the agent refuses",
+                   lambda: run_agent_as_daemonset(ds(mutate(bad_value)), find(objs, "ConfigMap"), "self-test", tmp))
+
+    def rules_path(o):
+        for e in ctr(o)["env"]:
+            if e["name"] == "CVM_PREFLIGHT_RULES":
+                e["value"] = "/etc/cvm-preflight/other"
+    expect_failure("CVM_PREFLIGHT_RULES not the ConfigMap's mount",
+                   lambda: run_agent_as_daemonset(ds(mutate(rules_path)), find(objs, "ConfigMap"), "self-test", tmp))
 
     def port(o):
         find(o, "Service")[0]["spec"]["ports"][0]["name"] = "http"
@@ -1129,6 +1203,8 @@ def main():
         check_daemonset_policy(dss[0], ident(dss[0]))
         env = check_agent_flags(dss[0], help_text, ident(dss[0]))
         step(f"the DaemonSet passes {sorted(env)}; agent --help lists them")
+        run_agent_as_daemonset(dss[0], find(base, "ConfigMap"), ident(dss[0]), tmp)
+        step("agent --oneshot runs with that environment and a rule from the ConfigMap's volume")
         check_rbac(base, "base")
         check_refs(base, "base")
         n, reqs = check_cel(base, "base")
@@ -1136,7 +1212,7 @@ def main():
         step("self-tests (mutated objects must fail)")
         n = flush_openapi()  # before the self-tests, which drop the failures they cause
         step(f"OpenAPI ({K8S_MODELS}): {n} of {len(base)} objects have a schema and pass it")
-        self_tests(base, help_text)
+        self_tests(base, help_text, tmp)
 
         rendered = {"base": base}
         for c in COMPONENTS:
