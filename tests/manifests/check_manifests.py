@@ -51,6 +51,10 @@ PREFIX = "cvm-preflight.dev/"
 AGENT_SA = ("cvm-preflight", "cvm-preflight")  # namespace, name
 
 failures = []
+# npm packages that could not be had (no node or npm, no registry): the
+# checks that need them did not run, and the test exits 77, which CTest
+# reports as skipped (SKIP_RETURN_CODE), unless something else failed.
+unavailable = set()
 
 
 def fail(msg):
@@ -743,13 +747,14 @@ def npm_package(spec, cache_name, name):
     if os.path.isfile(os.path.join(pkg, "package.json")):
         return pkg
     if not shutil.which("node") or not shutil.which("npm"):
+        unavailable.add(f"{spec}: node and npm are not installed")
         return None
     os.makedirs(prefix, exist_ok=True)
     r = subprocess.run(["npm", "install", "--prefix", prefix, "--no-audit",
                         "--no-fund", "--no-save", "--silent", spec],
                        capture_output=True, text=True, timeout=300)
     if r.returncode != 0 or not os.path.isfile(os.path.join(pkg, "package.json")):
-        fail(f"npm install {spec} failed: {r.stderr.strip()[-500:]}")
+        unavailable.add(f"{spec}: npm install failed: {r.stderr.strip()[-300:]}")
         return None
     return pkg
 
@@ -779,8 +784,8 @@ def flush_openapi():
     pkg = npm_package(K8S_MODELS, "kubernetes-models", "kubernetes-models")
     where = todo[0][0] if len({w for w, _ in todo}) == 1 else "openapi"
     if pkg is None:
-        fail(f"{where}: not validated against the OpenAPI schemas: node and npm are needed for {K8S_MODELS}")
-        return 0
+        print(f"NOTE: {where}: not validated against the OpenAPI schemas ({K8S_MODELS} unavailable)")
+        return None
     r = subprocess.run(["node", os.path.join(HERE, "k8s_validate.mjs"), pkg],
                        input=json.dumps([o for _, o in todo]), capture_output=True, text=True, timeout=120)
     if r.returncode != 0:
@@ -924,7 +929,7 @@ NODE_POLICY = "cvm-preflight-agent-own-node"
 POLICY_CASES = {NODE_POLICY: cel_cases, "cvm-preflight-agent-own-events": event_cases}
 
 
-def check_cel(objs, where, sysbox=False, must_run=True):
+def check_cel(objs, where, sysbox=False):
     """Evaluates every policy on its sample requests; returns (expressions, requests)."""
     total = [0, 0]
     for v in find(objs, "ValidatingAdmissionPolicy"):
@@ -932,21 +937,17 @@ def check_cel(objs, where, sysbox=False, must_run=True):
         if cases is None:
             fail(f"{where}: {ident(v)} has no sample requests in this test")
             continue
-        n = check_policy_cel(v, cases(), f"{where}: {ident(v)}", sysbox, must_run)
+        n = check_policy_cel(v, cases(), f"{where}: {ident(v)}", sysbox)
         if n:
             total[0] += n
             total[1] += len(cases())
     return total
 
 
-def check_policy_cel(vap, cases, where, sysbox, must_run):
+def check_policy_cel(vap, cases, where, sysbox):
     pkg = cel_package()
     if pkg is None:
-        msg = f"{where}: CEL not evaluated: node and npm are needed for {CEL_JS}"
-        if must_run:
-            fail(msg)
-        else:
-            print("NOTE: " + msg)
+        print(f"NOTE: {where}: CEL not evaluated ({CEL_JS} unavailable)")
         return
     payload = {"policy": vap["spec"], "cases": [c for _, _, c in cases]}
     r = subprocess.run(["node", os.path.join(HERE, "cel_eval.mjs"), pkg], input=json.dumps(payload),
@@ -1126,8 +1127,9 @@ def self_tests(objs, help_text, tmp):
 
     def cap_type(o):
         ctr(o)["securityContext"]["capabilities"]["add"] = "SYS_PTRACE"
-    expect_failure("capabilities.add not a list (OpenAPI)",
-                   lambda: (check_openapi([ds(mutate(cap_type))], "self-test"), flush_openapi()))
+    if npm_package(K8S_MODELS, "kubernetes-models", "kubernetes-models"):
+        expect_failure("capabilities.add not a list (OpenAPI)",
+                       lambda: (check_openapi([ds(mutate(cap_type))], "self-test"), flush_openapi()))
 
     def bad_flag(o):
         ctr(o)["env"].append({"name": "CVM_PREFLIGHT_LABEL_PREFIX", "value": "x/"})
@@ -1160,6 +1162,9 @@ def self_tests(objs, help_text, tmp):
         v["spec"]["matchConditions"][0]["expression"] = \
             "request.userInfo.username == 'system:serviceaccount:other:cvm-preflight'"
     expect_failure("policy names another service account", lambda: check_refs(mutate(user), "self-test"))
+
+    if cel_package() is None:
+        return  # the CEL self-tests below need it
 
     def weak_policy(o):
         v = find(o, "ValidatingAdmissionPolicy", NODE_POLICY)[0]
@@ -1211,7 +1216,8 @@ def main():
         step(f"admission policies: {n} CEL expressions parsed, {reqs} sample requests evaluated")
         step("self-tests (mutated objects must fail)")
         n = flush_openapi()  # before the self-tests, which drop the failures they cause
-        step(f"OpenAPI ({K8S_MODELS}): {n} of {len(base)} objects have a schema and pass it")
+        if n is not None:
+            step(f"OpenAPI ({K8S_MODELS}): {n} of {len(base)} objects have a schema and pass it")
         self_tests(base, help_text, tmp)
 
         rendered = {"base": base}
@@ -1278,8 +1284,9 @@ def main():
         check_uninstall(kustomize(os.path.join(MANIFESTS, "uninstall")), main_help())
         total = len(openapi_pending)
         n = flush_openapi()
-        step(f"OpenAPI ({K8S_MODELS}): {n} of {total} more objects have a schema and pass it; "
-             "the rest are custom resources")
+        if n is not None:
+            step(f"OpenAPI ({K8S_MODELS}): {n} of {total} more objects have a schema and pass it; "
+                 "the rest are custom resources")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -1289,4 +1296,8 @@ if __name__ == "__main__":
     if failures:
         print(f"manifests check: {len(failures)} failure(s)")
         sys.exit(1)
+    if unavailable:
+        for u in sorted(unavailable):
+            print(f"manifests check: SKIPPED what needs {u}")
+        sys.exit(77)
     print("manifests check: OK")
