@@ -559,11 +559,63 @@ def check_daemonset_policy(ds, w, expect_rro=True):
     for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
         if get(c, f"{probe}.httpGet.path") != path or get(c, f"{probe}.httpGet.port") not in ("metrics", 9861):
             fail(f"{w}: {probe} must GET {path} on the metrics port")
+    got = baseline_violations(pod)
+    want = {"hostPath volume", "capability SYS_PTRACE"}
+    if "seLinuxOptions" in sc:
+        want.add(f"SELinux {sc['seLinuxOptions']}")
+    if got != want:
+        fail(f"{w}: breaks Pod Security baseline by {sorted(got)}, expected exactly {sorted(want)}")
     res = c.get("resources") or {}
     for part in ("requests", "limits"):
         for r in ("cpu", "memory"):
             if not get(res, f"{part}.{r}"):
                 fail(f"{w}: resources.{part}.{r} missing")
+
+
+# Pod Security Standards, baseline level
+# (https://kubernetes.io/docs/concepts/security/pod-security-standards/):
+# what of it a pod spec breaks. The agent's namespace is "privileged"; this
+# shows for what: exactly the host root hostPath and SYS_PTRACE.
+BASELINE_CAPS = {"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
+                 "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"}
+BASELINE_SELINUX_TYPES = {"", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"}
+
+
+def baseline_violations(pod):
+    out = set()
+    for k in ("hostNetwork", "hostPID", "hostIPC"):
+        if pod.get(k):
+            out.add(f"host namespaces ({k})")
+    ctrs = (pod.get("containers") or []) + (pod.get("initContainers") or []) + \
+        (pod.get("ephemeralContainers") or [])
+    contexts = [pod.get("securityContext") or {}] + [c.get("securityContext") or {} for c in ctrs]
+    for sc in contexts:
+        if get(sc, "windowsOptions.hostProcess"):
+            out.add("HostProcess")
+        if sc.get("privileged"):
+            out.add("privileged")
+        if get(sc, "seccompProfile.type") == "Unconfined":
+            out.add("seccomp Unconfined")
+        if get(sc, "appArmorProfile.type") == "Unconfined":
+            out.add("AppArmor Unconfined")
+        se = sc.get("seLinuxOptions") or {}
+        if se.get("type", "") not in BASELINE_SELINUX_TYPES or se.get("user") or se.get("role"):
+            out.add(f"SELinux {se}")
+        if sc.get("procMount") not in (None, "Default"):
+            out.add("procMount")
+    for c in ctrs:
+        for cap in get(c, "securityContext.capabilities.add") or []:
+            if cap.removeprefix("CAP_") not in BASELINE_CAPS:
+                out.add(f"capability {cap}")
+        for p in c.get("ports") or []:
+            if p.get("hostPort"):
+                out.add("hostPort")
+    for v in pod.get("volumes") or []:
+        if "hostPath" in v:
+            out.add("hostPath volume")
+    for sysctl in get(pod, "securityContext.sysctls") or []:
+        out.add(f"sysctl {sysctl.get('name')}")
+    return out
 
 
 # ----------------------------------------------------------------- RBAC
@@ -1130,6 +1182,11 @@ def self_tests(objs, help_text, tmp):
     if npm_package(K8S_MODELS, "kubernetes-models", "kubernetes-models"):
         expect_failure("capabilities.add not a list (OpenAPI)",
                        lambda: (check_openapi([ds(mutate(cap_type))], "self-test"), flush_openapi()))
+
+    def host_port(o):
+        ctr(o)["ports"][0]["hostPort"] = 9861
+    expect_failure("a hostPort (Pod Security baseline)",
+                   lambda: check_daemonset_policy(ds(mutate(host_port)), "self-test"))
 
     def bad_flag(o):
         ctr(o)["env"].append({"name": "CVM_PREFLIGHT_LABEL_PREFIX", "value": "x/"})
