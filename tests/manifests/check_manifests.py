@@ -69,11 +69,12 @@ def step(msg):
 # ---------------------------------------------------------------- rendering
 
 COMPONENTS = ["monitoring", "without-operator", "sysbox-install", "runtimeclass",
-              "readiness-gate", "host-to-container", "before-1.30", "selinux-spc"]
+              "readiness-gate", "host-to-container", "before-1.30", "selinux-spc",
+              "apparmor-unconfined"]
 # The prune Job is not a component (kustomize has no delete hook): it is
 # manifests/uninstall/, rendered on its own below.
 TOGETHER = ["monitoring", "sysbox-install", "runtimeclass", "readiness-gate",
-            "host-to-container", "selinux-spc"]
+            "host-to-container", "selinux-spc", "apparmor-unconfined"]
 
 
 def kustomize(path):
@@ -563,6 +564,8 @@ def check_daemonset_policy(ds, w, expect_rro=True):
     want = {"hostPath volume", "capability SYS_PTRACE"}
     if "seLinuxOptions" in sc:
         want.add(f"SELinux {sc['seLinuxOptions']}")
+    if get(sc, "appArmorProfile.type") == "Unconfined":
+        want.add("AppArmor Unconfined")
     if got != want:
         fail(f"{w}: breaks Pod Security baseline by {sorted(got)}, expected exactly {sorted(want)}")
     res = c.get("resources") or {}
@@ -1323,6 +1326,15 @@ def main():
         if get(find(base, "DaemonSet")[0]["spec"]["template"]["spec"]["containers"][0],
                "securityContext.seLinuxOptions"):
             fail("base: seLinuxOptions belong to the selinux-spc component")
+        aa = rendered.get("apparmor-unconfined", [])
+        if aa:
+            c0 = find(aa, "DaemonSet")[0]["spec"]["template"]["spec"]["containers"][0]
+            if get(c0, "securityContext.appArmorProfile") != {"type": "Unconfined"}:
+                fail("apparmor-unconfined: appArmorProfile Unconfined expected")
+        for part in (base, rendered.get("selinux-spc", [])):
+            for d in find(part, "DaemonSet"):
+                if get(d, "spec.template.spec.containers")[0].get("securityContext", {}).get("appArmorProfile"):
+                    fail("appArmorProfile belongs to the apparmor-unconfined component")
         rcs = check_runtimeclasses(rendered.get("runtimeclass", []), "runtimeclass")
         check_readiness(rendered.get("readiness-gate", []), "readiness-gate")
         for c, objs in rendered.items():
