@@ -1122,6 +1122,26 @@ def check_uninstall(objs, help_text):
               "the prune Job cannot run until it does")
 
 
+def check_doc_links():
+    """Every #anchor link of docs/deployment.md names one of its headings,
+    and every component it names exists (GitHub's heading anchors: lower
+    case, punctuation but - and _ dropped, spaces to -)."""
+    path = os.path.join(SRC, "docs", "deployment.md")
+    with open(path) as f:
+        text = f.read()
+    anchors = {re.sub(r"[^\w\- ]", "", m.group(1).strip().lower()).replace(" ", "-")
+               for m in re.finditer(r"^#+\s+(.*)$", text, re.M)}
+    for a in re.findall(r"\]\(#([^)]+)\)", text):
+        if a not in anchors:
+            fail(f"docs/deployment.md: link #{a} names no heading")
+    have = set(os.listdir(os.path.join(MANIFESTS, "components")))
+    for c in set(re.findall(r"components/([a-z0-9.-]+)", text)):
+        if c not in have:
+            fail(f"docs/deployment.md: names components/{c}, which does not exist")
+    for c in have - set(COMPONENTS):
+        fail(f"manifests/components/{c} is not rendered by this test")
+
+
 # ------------------------------------------------------------ self-tests
 
 def expect_failure(name, fn):
@@ -1349,6 +1369,7 @@ def main():
         check_cel(together, "together", sysbox=True)
         step("examples")
         check_example_pod(rcs)
+        check_doc_links()
         step("uninstall (the prune Job)")
         check_uninstall(kustomize(os.path.join(MANIFESTS, "uninstall")), main_help())
         total = len(openapi_pending)
