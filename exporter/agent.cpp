@@ -26,6 +26,9 @@
 #include "exporter/cli.h"
 #include "exporter/duration.h"
 #include "exporter/http_server.h"
+#include "exporter/kube/client.h"
+#include "exporter/kube/config.h"
+#include "exporter/node_publisher.h"
 #include "exporter/metrics.h"
 #include "exporter/process_metrics.h"
 #include "exporter/report_json.h"
@@ -53,6 +56,11 @@ last report on one HTTP port. A scrape never starts a scan.
   GET /healthz   200 while scans finish on time, 503 after an overrun
   GET /readyz    200 once the first scan has finished
   GET /report    the last report as JSON (as 'scan --format json')
+
+With a Kubernetes API (in a pod, or --kubeconfig) it also writes its own
+node (--node-name): labels under --label-prefix, the CVMReady condition,
+the report and owned-labels annotations, and an Event when a verdict
+changes; only what changed is written (docs/labels.md).
 
 Options (each also from the environment as CVM_PREFLIGHT_<FLAG>, e.g.
 CVM_PREFLIGHT_INTERVAL=5m; the command line wins):
@@ -87,8 +95,19 @@ CVM_PREFLIGHT_INTERVAL=5m; the command line wins):
                         the kubelet's probes; /metrics and /report need the
                         password. Settings the agent cannot honour are
                         refused at start, naming the field (docs/agent.md)
-  --oneshot             Scan once, serve nothing, print the JSON report and
-                        exit with scan's exit status
+  --kubeconfig FILE     Publish to the Kubernetes API this kubeconfig names
+                        (its current context). Without it, in a pod (with
+                        KUBERNETES_SERVICE_HOST set), the pod's service
+                        account; elsewhere no API: metrics only
+  --no-publish          Read the node but write nothing: log what would be
+                        written
+  --label-prefix P      The prefix of the node's labels and annotations
+                        (default cvm-preflight.dev/; docs/labels.md)
+  --heartbeat D         How often the CVMReady condition's heartbeat is
+                        refreshed when nothing changed (default 1h)
+  --api-timeout D       One API request's timeout (default 30s)
+  --oneshot             Scan once, serve nothing, publish nothing, print the
+                        JSON report and exit with scan's exit status
   -h, --help            Show this help
 
 Exit status: 0 after SIGTERM or SIGINT; 2 on a usage error or when the port
@@ -193,6 +212,9 @@ class Agent {
   int Run();
 
  private:
+  // Starts the node publisher when an API is configured (or --no-publish);
+  // false on an error that must stop the agent.
+  bool StartPublisher();
   bool LoadRules(bool first);
   // Runs one scan; false when it produced no report.
   bool Scan(std::string_view why, int interrupt_fd);
@@ -238,7 +260,63 @@ class Agent {
   const Clock::time_point started_ = Clock::now();
   std::string last_change_sig_;
   rules::Tri last_verdict_ = rules::Tri::kUnknown;
+
+  std::atomic<bool> stopping_{false};  // ends API requests in flight
+  bool api_ = false;                   // a Kubernetes API is configured
+  bool first_scan_ = true;
+  std::unique_ptr<NodePublisher> publisher_;
 };
+
+bool Agent::StartPublisher() {
+  std::unique_ptr<kube::Client> client;
+  const bool in_cluster = Env("KUBERNETES_SERVICE_HOST").has_value();
+  if (o_.kubeconfig.empty() && !in_cluster) {
+    if (!o_.no_publish) {
+      log_.Info("no Kubernetes API (not in a pod, no --kubeconfig): metrics only, the node is "
+                "not labelled");
+      return true;
+    }
+  } else {
+    kube::LoadOptions lo;
+    lo.kubeconfig = o_.kubeconfig;
+    auto config = o_.kubeconfig.empty() ? kube::LoadInCluster(lo) : kube::LoadConfig(lo);
+    if (!config) {
+      if (o_.no_publish) {
+        log_.Warn("no usable Kubernetes API configuration; --no-publish plans against an "
+                  "empty node", {{"error", config.error().path + ": " + config.error().message}});
+      } else {
+        log_.Error("cannot use the Kubernetes API configuration",
+                   {{"error", config.error().path + ": " + config.error().message}});
+        return false;
+      }
+    } else {
+      kube::ClientOptions co;
+      co.timeout = o_.api_timeout;
+      co.connect_timeout = std::min(o_.api_timeout, milliseconds(10000));
+      co.user_agent = std::string("cvm-preflight/") + std::string(kVersion) + " agent";
+      co.cancelled = [this] { return stopping_.load(); };
+      auto c = kube::Client::Create(*config, co);
+      if (!c) {
+        log_.Error("cannot start the Kubernetes client",
+                   {{"error", c.error().path + ": " + c.error().message}});
+        return false;
+      }
+      client = std::move(*c);
+      api_ = true;
+      log_.Info("publishing to the Kubernetes API",
+                {{"server", client->config().server}, {"source", client->config().source},
+                 {"node", o_.node_name}, {"label_prefix", o_.label_prefix},
+                 {"dry_run", o_.no_publish}});
+    }
+  }
+  PublishOptions po;
+  po.node_name = o_.node_name;
+  po.prefix = o_.label_prefix;
+  po.heartbeat = std::chrono::duration_cast<std::chrono::seconds>(o_.heartbeat);
+  publisher_ = std::make_unique<NodePublisher>(std::move(client), po, o_.no_publish, log_,
+                                               registry_);
+  return true;
+}
 
 milliseconds Agent::Jittered() {
   std::uniform_real_distribution<double> d(0.9, 1.1);
@@ -273,10 +351,16 @@ bool Agent::LoadRules(bool first) {
 }
 
 bool Agent::Scan(std::string_view why, int interrupt_fd) {
-  ScanRequest req{o_.root, {}};
+  ScanRequest req{o_.root, {}, std::nullopt};
   req.options.exec_versions = o_.exec_versions;
   req.options.coder_shiftfs_autoload = o_.coder_shiftfs_autoload;
-  req.options.agent = true;
+  // With an API the scan has the node object's facts (node.*); the first
+  // scan waits a little for the first read of the node.
+  req.options.agent = api_;
+  if (publisher_ && api_) {
+    req.node = publisher_->Info(first_scan_ ? milliseconds(10000) : milliseconds(0));
+  }
+  first_scan_ = false;
   const auto t0 = Clock::now();
   ScanWorker::Outcome outcome = worker_.Scan(req, o_.scan_timeout, interrupt_fd);
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -296,6 +380,7 @@ bool Agent::Scan(std::string_view why, int interrupt_fd) {
   }
   rules::Report report = rules::BuildReport(std::move(*outcome.facts), rules_, o_.profile,
                                             rule_errors_);
+  if (publisher_) publisher_->Submit(WantNode(report));
   scans_.Increment();
   duration_.Observe(seconds);
   for (const auto& run : report.facts.runs()) {
@@ -486,6 +571,11 @@ int Agent::Run() {
                           {"revision", kRevision}};
   if (!o_.node_name.empty()) start["node"] = o_.node_name;
   log_.Info("agent started", std::move(start));
+  if (!StartPublisher()) {
+    (void)server->release();
+    ::close(sigfd);
+    return kExitUsage;
+  }
 
   bool pci_changed = false;
   std::unique_ptr<probe::PciMonitor> pci;
@@ -549,6 +639,8 @@ int Agent::Run() {
   // HTTP threads are not joined: civetweb's mg_stop waits up to two
   // seconds for its listener's poll, and the process ends right after.
   worker_.Stop();
+  stopping_ = true;
+  if (publisher_) publisher_->Stop();
   (void)server->release();
   ::close(sigfd);
   log_.Info("stopped");
@@ -574,7 +666,8 @@ int RunAgentCommand(Args& args, std::ostream& out, std::ostream& err) {
   std::map<std::string, std::string> values;
   const char* kValueFlags[] = {"--root", "--listen", "--interval", "--scan-timeout",
                                "--rules", "--profile", "--node-name", "--log-level",
-                               "--rules-check", "--web-config"};
+                               "--rules-check", "--web-config", "--kubeconfig",
+                               "--label-prefix", "--heartbeat", "--api-timeout"};
   for (const char* f : kValueFlags) {
     if (auto v = Env(EnvName(f))) values[f] = *v;
   }
@@ -599,7 +692,8 @@ int RunAgentCommand(Args& args, std::ostream& out, std::ostream& err) {
   BoolFlag bools[] = {{"--oneshot", &o.oneshot, true},
                       {"--exec-versions", &o.exec_versions, true},
                       {"--coder-shiftfs-autoload", &o.coder_shiftfs_autoload, true},
-                      {"--no-pci-events", &o.pci_events, false}};
+                      {"--no-pci-events", &o.pci_events, false},
+                      {"--no-publish", &o.no_publish, true}};
   for (auto& b : bools) {
     if (auto v = EnvBool(b.name, error)) *b.target = *v ? b.value_when_set : !b.value_when_set;
     if (!error.empty()) return usage(error);
@@ -644,9 +738,17 @@ int RunAgentCommand(Args& args, std::ostream& out, std::ostream& err) {
   if (values.count("--profile")) o.profile = values["--profile"];
   if (values.count("--node-name")) o.node_name = values["--node-name"];
   if (values.count("--web-config")) o.web_config = values["--web-config"];
+  if (values.count("--kubeconfig")) o.kubeconfig = values["--kubeconfig"];
+  if (values.count("--label-prefix")) {
+    auto p = CheckLabelPrefix(values["--label-prefix"]);
+    if (!p) return usage(p.error().path + ": " + p.error().message);
+    o.label_prefix = *p;
+  }
   for (auto [flag, target] : {std::pair{"--interval", &o.interval},
                               std::pair{"--scan-timeout", &o.scan_timeout},
-                              std::pair{"--rules-check", &o.rules_check}}) {
+                              std::pair{"--rules-check", &o.rules_check},
+                              std::pair{"--heartbeat", &o.heartbeat},
+                              std::pair{"--api-timeout", &o.api_timeout}}) {
     if (!values.count(flag)) continue;
     auto d = ParseDuration(values[flag]);
     if (!d) return usage(std::string(flag) + ": " + d.error().message);
@@ -664,6 +766,14 @@ int RunAgentCommand(Args& args, std::ostream& out, std::ostream& err) {
   if (o.listen.find(':') == std::string::npos) {
     return usage("--listen wants ADDR:PORT (e.g. 0.0.0.0:9861 or 127.0.0.1:0), not '" +
                  o.listen + "'");
+  }
+  const bool api = !o.kubeconfig.empty() || Env("KUBERNETES_SERVICE_HOST").has_value();
+  if (api && !o.oneshot && o.node_name.empty()) {
+    return usage("publishing to the Kubernetes API needs this node's name: --node-name or "
+                 "NODE_NAME (the downward API's spec.nodeName)");
+  }
+  if (!o.kubeconfig.empty() && !std::filesystem::exists(o.kubeconfig)) {
+    return usage("--kubeconfig " + o.kubeconfig + " does not exist");
   }
   std::error_code ec;
   if (!std::filesystem::is_directory(o.root, ec)) {

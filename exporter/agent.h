@@ -29,6 +29,13 @@ struct AgentOptions {
   std::string profile;             // default rules::kDefaultProfile
   std::string node_name;
   std::string web_config;  // --web-config: TLS and basic auth (web_config.h)
+  // The node publisher (node_publisher.h): in a pod the in-cluster
+  // configuration, outside one --kubeconfig; neither means metrics only.
+  std::string kubeconfig;
+  bool no_publish = false;  // read the node, log what would be written
+  std::string label_prefix = "cvm-preflight.dev/";
+  std::chrono::milliseconds heartbeat = std::chrono::hours(1);
+  std::chrono::milliseconds api_timeout = std::chrono::seconds(30);
   bool oneshot = false;
   bool exec_versions = false;
   bool coder_shiftfs_autoload = false;

@@ -35,9 +35,19 @@ nlohmann::json Answer(const std::string& line) {
   options.exec_versions = req.value("exec_versions", false);
   options.coder_shiftfs_autoload = req.value("coder_shiftfs_autoload", false);
   options.agent = req.value("agent", false);
+  std::optional<probe::NodeInfo> node;
+  if (req.contains("node") && req["node"].is_object()) {
+    const auto& n = req["node"];
+    node = probe::NodeInfo{n.value("name", ""),
+                           n.value("kubelet_version", ""),
+                           n.value("container_runtime_version", ""),
+                           n.value("kernel_version", ""),
+                           n.value("os_image", ""),
+                           n.value("provider_id", "")};
+  }
   auto host = probe::HostRoot::Open(req["root"].get<std::string>());
   if (!host) return {{"error", "cannot open root " + host.error().message}};
-  return {{"facts", probe::FactsToJson(probe::RunProbes(*host, options))}};
+  return {{"facts", probe::FactsToJson(probe::RunProbes(*host, options, node ? &*node : nullptr))}};
 }
 
 void CloseFd(int& fd) {
@@ -182,6 +192,15 @@ ScanWorker::Outcome ScanWorker::Scan(const ScanRequest& request,
                         {"exec_versions", request.options.exec_versions},
                         {"coder_shiftfs_autoload", request.options.coder_shiftfs_autoload},
                         {"agent", request.options.agent}};
+  if (request.node) {
+    const probe::NodeInfo& n = *request.node;
+    req["node"] = {{"name", n.name},
+                   {"kubelet_version", n.kubelet_version},
+                   {"container_runtime_version", n.container_runtime_version},
+                   {"kernel_version", n.kernel_version},
+                   {"os_image", n.os_image},
+                   {"provider_id", n.provider_id}};
+  }
   if (!probe::WriteAll(to_, Dump(req) + "\n")) {
     Kill();
     out.facts = MakeError(exe_, "the scan worker did not take the request (it ended)");

@@ -4,7 +4,7 @@
 // single-threaded, so the probes' own forks (probe/child) are safe in it.
 // One request line in, one answer line out, JSON:
 //   request  {"root": DIR, "exec_versions": B, "coder_shiftfs_autoload": B,
-//             "agent": B}
+//             "agent": B, "node": {NodeInfo's fields} (optional)}
 //   answer   {"facts": <probe/facts_json.h object>} or {"error": TEXT}
 // A worker that overruns its deadline is killed and a new one started for
 // the next scan; a hung statvfs costs one worker, never the agent.
@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <optional>
 #include <string>
 
 #include "probe/facts.h"
@@ -26,6 +27,7 @@ int RunScanWorker();
 struct ScanRequest {
   std::string root;
   probe::ProbeOptions options;
+  std::optional<probe::NodeInfo> node;  // the node object's, when it was read
 };
 
 class ScanWorker {

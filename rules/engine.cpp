@@ -198,6 +198,7 @@ Evaluation Evaluate(const RuleSet& rules, const probe::Facts& facts,
     CheckResult r;
     r.id = rule.id;
     r.title = rule.title;
+    r.reason = rule.reason;
     r.severity = rule.SeverityIn(profile);
     r.verdicts = rule.verdicts;
     r.sources = rule.sources;

@@ -21,6 +21,7 @@ std::string_view StatusName(Status s);
 struct CheckResult {
   std::string id;
   std::string title;
+  std::string reason;  // the rule's, for the node condition
   Status status = Status::kUnknown;
   Severity severity = Severity::kError;
   std::vector<std::string> verdicts;

@@ -39,6 +39,14 @@ class Loader {
     });
   }
 
+  // A Kubernetes condition reason, kept to CamelCase: "SELinuxEnforcing".
+  bool IsReason(std::string_view s) {
+    if (s.empty() || s.size() > 64 || s.front() < 'A' || s.front() > 'Z') return false;
+    return std::all_of(s.begin(), s.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    });
+  }
+
   std::optional<std::string> String(const YAML::Node& n, std::string_view what) {
     if (!n.IsScalar()) {
       Error(n, std::string(what) + " must be a string");
@@ -286,7 +294,7 @@ class Loader {
       return std::nullopt;
     }
     static const std::set<std::string> kKeys = {
-        "id", "title", "severity", "severityByProfile", "verdicts", "profiles",
+        "id", "title", "reason", "severity", "severityByProfile", "verdicts", "profiles",
         "when", "expect", "fix", "rationale", "sources", "enabled"};
     std::size_t before = errors_.size();
     for (const auto& kv : n) {
@@ -318,6 +326,16 @@ class Loader {
     }
     if (auto v = required("title")) {
       if (auto s = String(v, "title")) r.title = *s;
+    }
+    if (auto v = required("reason")) {
+      if (auto s = String(v, "reason")) {
+        r.reason = *s;
+        if (!IsReason(r.reason)) {
+          Error(v, "reason '" + r.reason +
+                       "' must be CamelCase (a capital letter, then letters and "
+                       "digits, at most 64), as a Kubernetes condition reason");
+        }
+      }
     }
     if (auto v = required("severity")) {
       if (auto s = ParseSeverity(v)) r.severity = *s;

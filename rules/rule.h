@@ -49,6 +49,9 @@ struct Condition {
 struct Rule {
   std::string id;
   std::string title;
+  // CamelCase, why a failing check leaves its verdict false: the reason of
+  // the node condition CVMReady (SELinuxEnforcing, KernelTooOld).
+  std::string reason;
   Severity severity = Severity::kError;
   // Per-profile severity, e.g. an error in coder-v1 and a warning elsewhere.
   std::map<std::string, Severity> profile_severity;

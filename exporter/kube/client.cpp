@@ -283,6 +283,12 @@ struct Client::Impl {
 
 namespace {
 
+// libcurl's progress callback (about once a second, and on every
+// transfer's data): nonzero aborts the transfer.
+int Progress(void* cancelled, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return (*static_cast<const std::function<bool()>*>(cancelled))() ? 1 : 0;
+}
+
 struct Sink {
   std::string* body;
   std::size_t cap;
@@ -357,6 +363,11 @@ Client::Impl::Attempt Client::Impl::Perform(const Request& req,
   detail::Curl().easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(options.connect_timeout.count()));
   detail::Curl().easy_setopt(c, CURLOPT_USERAGENT, options.user_agent.c_str());
+  if (options.cancelled) {
+    detail::Curl().easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    detail::Curl().easy_setopt(c, CURLOPT_XFERINFOFUNCTION, &Progress);
+    detail::Curl().easy_setopt(c, CURLOPT_XFERINFODATA, &options.cancelled);
+  }
   detail::Curl().easy_setopt(c, CURLOPT_WRITEFUNCTION, &WriteBody);
   detail::Curl().easy_setopt(c, CURLOPT_WRITEDATA, &sink);
   detail::Curl().easy_setopt(c, CURLOPT_HEADERFUNCTION, &WriteHeader);
@@ -475,6 +486,7 @@ Result<Response> Client::Send(const Request& req) {
   std::string last;  // why the last attempt failed
   long last_status = 0;
   for (int attempt = 1;; ++attempt) {
+    if (im.options.cancelled && im.options.cancelled()) return MakeError(what, "cancelled");
     auto auth = im.creds->Get();
     if (!auth)
       return MakeError(what, "no credentials: " + auth.error().message);
@@ -523,6 +535,8 @@ Result<Response> Client::Send(const Request& req) {
         case CURLE_UNSUPPORTED_PROTOCOL:
           last = "cannot send: " + a.curl_error;
           break;
+        case CURLE_ABORTED_BY_CALLBACK:
+          return MakeError(what, "cancelled");
         case CURLE_WRITE_ERROR:
           last = a.too_big ? "the answer is larger than " +
                                  std::to_string(im.options.max_response_bytes) +
@@ -560,7 +574,13 @@ Result<Response> Client::Send(const Request& req) {
       wait = std::min<std::chrono::milliseconds>(
           std::chrono::seconds(*wait_seconds), im.options.retry_after_max);
     }
-    std::this_thread::sleep_for(wait);
+    // In slices, so that a cancellation ends the wait too.
+    const auto until = std::chrono::steady_clock::now() + wait;
+    while (std::chrono::steady_clock::now() < until) {
+      if (im.options.cancelled && im.options.cancelled()) return MakeError(what, "cancelled");
+      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+          std::chrono::milliseconds(50), until - std::chrono::steady_clock::now()));
+    }
   }
 }
 

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -59,6 +60,10 @@ struct ClientOptions {
   std::chrono::milliseconds exec_timeout{60000};  // a credential plugin's run
   std::size_t max_response_bytes = 64u << 20;
   std::string user_agent = "cvm-preflight";
+  // Polled during transfers and backoff waits (every ~50 ms): true ends the
+  // request at once with an error ("cancelled"), so a process can stop
+  // without waiting out a timeout. Empty: never cancelled.
+  std::function<bool()> cancelled;
 };
 
 struct Request {

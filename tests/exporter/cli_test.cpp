@@ -147,8 +147,8 @@ TEST(Cli, RulesListAndExplain) {
 
 TEST(Cli, RulesValidateReportsFileLineColumn) {
   cvm::testing::TempTree t;
-  t.Write("bad.yaml", "- id: x\n  title: t\n  severity: fatal\n  expect: {fact: os.id, in: [a]}\n  sources: [s]\n");
-  t.Write("good.yaml", "- id: x\n  title: t\n  severity: error\n  expect: {fact: os.id, in: [a]}\n  sources: [s]\n");
+  t.Write("bad.yaml", "- id: x\n  title: t\n  reason: TestReason\n  severity: fatal\n  expect: {fact: os.id, in: [a]}\n  sources: [s]\n");
+  t.Write("good.yaml", "- id: x\n  title: t\n  reason: TestReason\n  severity: error\n  expect: {fact: os.id, in: [a]}\n  sources: [s]\n");
   CliRun r = Cli({"rules", "validate", t.Abs("bad.yaml"), t.Abs("good.yaml")});
   EXPECT_EQ(r.code, kExitFalse);
   EXPECT_EQ(r.err, t.Abs("bad.yaml") +

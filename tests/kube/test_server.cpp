@@ -184,7 +184,7 @@ int TestApiServer::Count(const std::string& method, const std::string& path) {
   return n;
 }
 
-void TestApiServer::SetStandardState() {
+void TestApiServer::SetStandardState(const std::string& events_namespace) {
   auto node = [](const std::string& name, const std::string& ip) {
     return nlohmann::json{
         {"metadata",
@@ -218,7 +218,7 @@ void TestApiServer::SetStandardState() {
                              {"names", {"node-a"}}},
                             {{"resource", "events"},
                              {"verbs", {"create"}},
-                             {"namespaces", {"cvm-preflight"}}}}}};
+                             {"namespaces", {events_namespace}}}}}};
   SetState(
       {{"tokens",
         {{"admin-token", {{"user", "kubernetes-admin"}, {"admin", true}}},

@@ -51,9 +51,9 @@ class TestApiServer {
 
   // A standard state: an admin token "admin-token", a token
   // "node-a-token" that may get and patch node-a (and its status) and create
-  // events in "cvm-preflight"; nodes node-a and node-b with a kubelet Ready
+  // events in `events_namespace`; nodes node-a and node-b with a kubelet Ready
   // condition and addresses; the client certificate's CN "cert-user" admin.
-  void SetStandardState();
+  void SetStandardState(const std::string& events_namespace = "cvm-preflight");
 
  private:
   nlohmann::json Control(const std::string& method, const std::string& path,

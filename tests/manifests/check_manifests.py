@@ -430,6 +430,7 @@ def check_agent_flags(ds, help_text, w):
 
 SITE_RULE = """- id: site-kernel-5-4
   title: Kernel is at least 5.4 (a site's own rule)
+  reason: KernelTooOld
   severity: warning
   verdicts: [cvm]
   expect: {fact: kernel.version, ge: '5.4', scheme: kernel}

@@ -22,7 +22,7 @@ probe::Facts Sample() {
 
 Condition Parse(const std::string& yaml) {
   LoadResult r = LoadRulesText(
-      "- id: t\n  title: t\n  severity: error\n  sources: [s]\n  expect: " + yaml + "\n",
+      "- id: t\n  title: t\n  reason: TestReason\n  severity: error\n  sources: [s]\n  expect: " + yaml + "\n",
       "test.yaml");
   EXPECT_TRUE(r.ok()) << (r.errors.empty() ? "" : r.errors[0].Text());
   return r.rules.empty() ? Condition{} : r.rules[0].expect;
@@ -104,29 +104,34 @@ TEST(Evaluate, StatusesAndVerdicts) {
   RuleSet set = Load(R"(
 - id: pass-rule
   title: passes
+  reason: TestReason
   severity: error
   expect: {fact: os.id, eq: ubuntu}
   sources: [s]
 - id: warn-fail
   title: a failing warning
+  reason: TestReason
   severity: warning
   expect: {fact: os.id, eq: rhel}
   fix: "os is {os.id}, kernel {kernel.release}, missing {os.version_id}"
   sources: [s]
 - id: gpu-unknown
   title: unknown for gpu only
+  reason: TestReason
   severity: error
   verdicts: [cvm-gpu]
   expect: {fact: kernel.minor, ge: 1}
   sources: [s]
 - id: skipped-rule
   title: only on rhel
+  reason: TestReason
   severity: error
   when: {fact: os.id, eq: rhel}
   expect: {fact: os.id, eq: nope}
   sources: [s]
 - id: cached-fail
   title: fails for cached
+  reason: TestReason
   severity: error
   verdicts: [cvm-cached]
   expect: {fact: kernel.major, ge: 6}
@@ -151,6 +156,7 @@ TEST(Evaluate, UnknownWhenMakesTheCheckUnknown) {
   RuleSet set = Load(R"(
 - id: r
   title: t
+  reason: TestReason
   severity: error
   when: {fact: os.version_id, eq: '22.04'}
   expect: {fact: os.id, eq: ubuntu}
@@ -163,6 +169,7 @@ TEST(Evaluate, CvmChecksCountForEveryVerdict) {
   RuleSet set = Load(R"(
 - id: r
   title: t
+  reason: TestReason
   severity: error
   expect: {fact: os.id, eq: rhel}
   sources: [s]
@@ -175,12 +182,14 @@ TEST(Evaluate, ProfilesFilterRulesAndChangeSeverity) {
   RuleSet set = Load(R"(
 - id: only-v1
   title: t
+  reason: TestReason
   severity: error
   profiles: [coder-v1]
   expect: {fact: os.id, eq: rhel}
   sources: [s]
 - id: softer-elsewhere
   title: t
+  reason: TestReason
   severity: error
   severityByProfile: {sysbox-0.7: warning}
   expect: {fact: os.id, eq: rhel}
@@ -200,6 +209,7 @@ TEST(Evaluate, CheckListsTheFactsItLookedAt) {
   RuleSet set = Load(R"(
 - id: r
   title: t
+  reason: TestReason
   severity: error
   when: {fact: os.id, eq: ubuntu}
   expect: {allOf: [{fact: kernel.major, ge: 5}, {fact: kernel.minor, ge: 1}]}

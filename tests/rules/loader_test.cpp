@@ -15,7 +15,7 @@ std::string FirstError(const std::string& yaml) {
   return r.errors.empty() ? "" : r.errors[0].Text();
 }
 
-const std::string kHead = "- id: r\n  title: t\n  severity: error\n  sources: [s]\n";
+const std::string kHead = "- id: r\n  title: t\n  reason: TestReason\n  severity: error\n  sources: [s]\n";
 
 TEST(LoadRules, BadFilesGiveExactErrors) {
   struct Row {
@@ -43,12 +43,20 @@ TEST(LoadRules, BadFilesGiveExactErrors) {
        "f.yaml:5:19: allOf needs a non-empty list of conditions"},
       {kHead + "  expect: {fact: os.id, in: [a]}\n  colour: red\n",
        "f.yaml:6:3: unknown rule key 'colour'"},
-      {"- id: r\n  title: t\n  severity: error\n  expect: {fact: os.id, in: [a]}\n",
+      {"- id: r\n  title: t\n  reason: TestReason\n  severity: error\n  expect: {fact: os.id, in: [a]}\n",
        "f.yaml:1:3: rule is missing 'sources'"},
-      {"- id: r\n  title: t\n  severity: error\n  sources: []\n  expect: {fact: os.id, in: [a]}\n",
+      {"- id: r\n  title: t\n  reason: TestReason\n  severity: error\n  sources: []\n  expect: {fact: os.id, in: [a]}\n",
        "f.yaml:4:12: a rule needs at least one source"},
-      {"- id: Not_Kebab\n  title: t\n  severity: error\n  sources: [s]\n  expect: {fact: os.id, in: [a]}\n",
+      {"- id: Not_Kebab\n  title: t\n  reason: TestReason\n  severity: error\n  sources: [s]\n  expect: {fact: os.id, in: [a]}\n",
        "f.yaml:1:7: id 'Not_Kebab' must be kebab-case"},
+      {"- id: r\n  title: t\n  severity: error\n  sources: [s]\n  expect: {fact: os.id, in: [a]}\n",
+       "f.yaml:1:3: rule is missing 'reason'"},
+      {"- id: r\n  title: t\n  reason: selinux-on\n  severity: error\n  sources: [s]\n"
+       "  expect: {fact: os.id, in: [a]}\n",
+       "f.yaml:3:11: reason 'selinux-on' must be CamelCase"},
+      {"- id: r\n  title: t\n  reason: SELinux On\n  severity: error\n  sources: [s]\n"
+       "  expect: {fact: os.id, in: [a]}\n",
+       "f.yaml:3:11: reason 'SELinux On' must be CamelCase"},
       {kHead + "  verdicts: [cvm-fast]\n  expect: {fact: os.id, in: [a]}\n",
        "f.yaml:5:13: unknown verdict 'cvm-fast' (cvm, cvm-cached, cvm-gpu)"},
       {kHead + "  profiles: [coder-v3]\n  expect: {fact: os.id, in: [a]}\n",
@@ -78,16 +86,17 @@ TEST(LoadRules, DefaultSetLoadsCleanlyAndEveryRuleHasSources) {
   for (const auto& rule : r.rules) {
     EXPECT_FALSE(rule.sources.empty()) << rule.id;
     EXPECT_FALSE(rule.title.empty()) << rule.id;
+    EXPECT_FALSE(rule.reason.empty()) << rule.id;
   }
 }
 
 TEST(LoadRuleSet, UserRulesOverrideAndDisableDefaults) {
   cvm::testing::TempTree t;
   t.Write("rules/10-override.yaml",
-          "- id: selinux-not-enforcing\n  title: Mine\n  severity: warning\n"
+          "- id: selinux-not-enforcing\n  title: Mine\n  reason: TestReason\n  severity: warning\n"
           "  expect: {fact: selinux.mode, notIn: [enforcing]}\n  sources: [local policy]\n");
   t.Write("rules/20-off.yaml", "- id: selinux-not-permissive\n  enabled: false\n");
-  t.Write("rules/30-broken.yaml", "- id: broken\n  title: t\n");
+  t.Write("rules/30-broken.yaml", "- id: broken\n  title: t\n  reason: TestReason\n");
   RuleSetLoad load = LoadRuleSet({t.Abs("rules")});
   const Rule* mine = load.set.Find("selinux-not-enforcing");
   ASSERT_NE(mine, nullptr);
