@@ -67,6 +67,19 @@ std::optional<std::string> StringAt(const nlohmann::json& obj,
   return it->get<std::string>();
 }
 
+// obj[key] when both are what they should be, else "": the API's answers
+// are read as untrusted (a field of another type is a field not there).
+std::string Str(const nlohmann::json& obj, const std::string& key) {
+  return StringAt(obj, key).value_or("");
+}
+
+const nlohmann::json& Field(const nlohmann::json& obj, const char* key) {
+  static const nlohmann::json kEmpty = nlohmann::json::object();
+  if (!obj.is_object()) return kEmpty;
+  auto it = obj.find(key);
+  return it == obj.end() ? kEmpty : *it;
+}
+
 const nlohmann::json& MapAt(const nlohmann::json& node, const char* a,
                             const char* b) {
   static const nlohmann::json kEmpty = nlohmann::json::object();
@@ -85,7 +98,7 @@ const nlohmann::json* FindCondition(const nlohmann::json& node) {
   if (!st.contains("conditions") || !st["conditions"].is_array())
     return nullptr;
   for (const auto& c : st["conditions"]) {
-    if (c.is_object() && c.value("type", "") == kConditionType) return &c;
+    if (Str(c, "type") == kConditionType) return &c;
   }
   return nullptr;
 }
@@ -202,7 +215,11 @@ std::string LabelValue(std::string_view raw) {
 
 Result<std::string> CheckLabelPrefix(std::string_view prefix) {
   auto bad = [&](const std::string& why) {
-    return MakeError("--label-prefix", "'" + std::string(prefix) + "' " + why);
+    std::string m(1, '\'');  // appended: see ParseRfc3339 in kube/exec_credential.cpp
+    m.append(prefix);
+    m += "' ";
+    m += why;
+    return MakeError("--label-prefix", std::move(m));
   };
   if (prefix.empty() || prefix.back() != '/') {
     return bad(
@@ -419,21 +436,20 @@ NodeWrites PlanNodeWrites(const nlohmann::json& node, const NodeWanted& wanted,
   message = ValidUtf8(Bounded(message, kMaxMessageBytes));
   const nlohmann::json* cond = FindCondition(node);
   bool changed = cond == nullptr ||
-                 cond->value("status", "") != wanted.status ||
-                 cond->value("reason", "") != wanted.reason ||
-                 cond->value("message", "") != message;
+                 Str(*cond, "status") != wanted.status ||
+                 Str(*cond, "reason") != wanted.reason ||
+                 Str(*cond, "message") != message;
   bool heartbeat = false;
   if (!changed) {
-    auto beat = kube::ParseRfc3339(cond->value("lastHeartbeatTime", ""));
+    auto beat = kube::ParseRfc3339(Str(*cond, "lastHeartbeatTime"));
     heartbeat = !beat || now - *beat >= o.heartbeat;
   }
   w.heartbeat_only = !changed && heartbeat;
   if (changed || heartbeat) {
     std::string transition = FormatRfc3339(now);
-    if (cond != nullptr && cond->value("status", "") == wanted.status &&
-        cond->contains("lastTransitionTime") &&
-        (*cond)["lastTransitionTime"].is_string()) {
-      transition = (*cond)["lastTransitionTime"].get<std::string>();
+    if (cond != nullptr && Str(*cond, "status") == wanted.status &&
+        !Str(*cond, "lastTransitionTime").empty()) {
+      transition = Str(*cond, "lastTransitionTime");
     }
     w.status = {{"status",
                  {{"conditions",
@@ -457,7 +473,7 @@ NodeWrites PlanNodeWrites(const nlohmann::json& node, const NodeWanted& wanted,
         reason = cvm_now == "true" ? "CVMReady" : "CVMNotReady";
     }
     const std::string uid =
-        StringAt(node.value("metadata", nlohmann::json::object()), "uid")
+        StringAt(Field(node, "metadata"), "uid")
             .value_or(o.node_name);
     const std::string time = MicroTime(now);
     char hex[17];
@@ -497,7 +513,7 @@ void ApplyNodeWrites(nlohmann::json& node, const NodeWrites& w) {
     for (const auto& c : w.status["status"]["conditions"]) {
       auto it =
           std::find_if(list.begin(), list.end(), [&](const nlohmann::json& x) {
-            return x.is_object() && x.value("type", "") == c.value("type", "");
+            return Str(x, "type") == Str(c, "type");
           });
       if (it == list.end()) {
         list.push_back(c);
@@ -511,7 +527,7 @@ void ApplyNodeWrites(nlohmann::json& node, const NodeWrites& w) {
 probe::NodeInfo NodeInfoFrom(const nlohmann::json& node) {
   probe::NodeInfo info;
   if (!node.is_object()) return info;
-  const nlohmann::json meta = node.value("metadata", nlohmann::json::object());
+  const nlohmann::json& meta = Field(node, "metadata");
   info.name = StringAt(meta, "name").value_or("");
   const nlohmann::json& ni = MapAt(node, "status", "nodeInfo");
   info.kubelet_version = StringAt(ni, "kubeletVersion").value_or("");
@@ -520,7 +536,7 @@ probe::NodeInfo NodeInfoFrom(const nlohmann::json& node) {
   info.kernel_version = StringAt(ni, "kernelVersion").value_or("");
   info.os_image = StringAt(ni, "osImage").value_or("");
   info.provider_id =
-      StringAt(node.value("spec", nlohmann::json::object()), "providerID")
+      StringAt(Field(node, "spec"), "providerID")
           .value_or("");
   return info;
 }

@@ -152,7 +152,7 @@ TEST(Cli, RulesValidateReportsFileLineColumn) {
   CliRun r = Cli({"rules", "validate", t.Abs("bad.yaml"), t.Abs("good.yaml")});
   EXPECT_EQ(r.code, kExitFalse);
   EXPECT_EQ(r.err, t.Abs("bad.yaml") +
-                       ":3:13: severity must be error, warning or info, not 'fatal'\n");
+                       ":4:13: severity must be error, warning or info, not 'fatal'\n");
   EXPECT_NE(r.out.find("good.yaml: 1 rules OK"), std::string::npos);
 }
 

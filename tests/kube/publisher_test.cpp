@@ -538,6 +538,7 @@ TEST_F(AgentPublishing, LabelsTheNodeKeepsServingThroughFaultsAndConverges) {
   EXPECT_EQ(Condition(node, "CVMReady")["status"], "False");
   // The node object fed the scan: node.kubelet_version is in the report.
   json report = json::parse(cvm::testing::Get(port, "/report").body);
+  EXPECT_EQ(report["facts"]["settings"]["agent"], true);
   EXPECT_EQ(report["facts"]["node"]["kubelet_version"], "v1.32.0")
       << report["facts"]["node"];
 

@@ -1213,11 +1213,11 @@ def self_tests(objs, help_text, tmp):
                    lambda: check_daemonset_policy(ds(mutate(host_port)), "self-test"))
 
     def bad_flag(o):
-        ctr(o)["env"].append({"name": "CVM_PREFLIGHT_LABEL_PREFIX", "value": "x/"})
+        ctr(o)["env"].append({"name": "CVM_PREFLIGHT_NODE_LABELS", "value": "x"})
     expect_failure("an env the agent lacks", lambda: check_agent_flags(ds(mutate(bad_flag)), help_text, "self-test"))
 
     def bad_arg(o):
-        ctr(o)["command"].append("--kubeconfig=/x")
+        ctr(o)["command"].append("--cluster-name=x")
     expect_failure("a flag the agent lacks", lambda: check_agent_flags(ds(mutate(bad_arg)), help_text, "self-test"))
 
     def bad_value(o):
