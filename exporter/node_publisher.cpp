@@ -80,24 +80,18 @@ const nlohmann::json& Field(const nlohmann::json& obj, const char* key) {
   return it == obj.end() ? kEmpty : *it;
 }
 
+// node[a][b] when it is an object, else {}.
 const nlohmann::json& MapAt(const nlohmann::json& node, const char* a,
                             const char* b) {
   static const nlohmann::json kEmpty = nlohmann::json::object();
-  if (!node.is_object() || !node.contains(a) || !node[a].is_object())
-    return kEmpty;
-  const auto& m = node[a];
-  if (!m.contains(b) || !m[b].is_object()) return kEmpty;
-  return m[b];
+  const nlohmann::json& m = Field(Field(node, a), b);
+  return m.is_object() ? m : kEmpty;
 }
 
 const nlohmann::json* FindCondition(const nlohmann::json& node) {
-  if (!node.is_object() || !node.contains("status") ||
-      !node["status"].is_object())
-    return nullptr;
-  const auto& st = node["status"];
-  if (!st.contains("conditions") || !st["conditions"].is_array())
-    return nullptr;
-  for (const auto& c : st["conditions"]) {
+  const nlohmann::json& list = Field(Field(node, "status"), "conditions");
+  if (!list.is_array()) return nullptr;
+  for (const auto& c : list) {
     if (Str(c, "type") == kConditionType) return &c;
   }
   return nullptr;
@@ -215,7 +209,8 @@ std::string LabelValue(std::string_view raw) {
 
 Result<std::string> CheckLabelPrefix(std::string_view prefix) {
   auto bad = [&](const std::string& why) {
-    std::string m(1, '\'');  // appended: see ParseRfc3339 in kube/exec_credential.cpp
+    std::string m(
+        1, '\'');  // appended: see ParseRfc3339 in kube/exec_credential.cpp
     m.append(prefix);
     m += "' ";
     m += why;
@@ -435,8 +430,7 @@ NodeWrites PlanNodeWrites(const nlohmann::json& node, const NodeWanted& wanted,
   }
   message = ValidUtf8(Bounded(message, kMaxMessageBytes));
   const nlohmann::json* cond = FindCondition(node);
-  bool changed = cond == nullptr ||
-                 Str(*cond, "status") != wanted.status ||
+  bool changed = cond == nullptr || Str(*cond, "status") != wanted.status ||
                  Str(*cond, "reason") != wanted.reason ||
                  Str(*cond, "message") != message;
   bool heartbeat = false;
@@ -473,8 +467,7 @@ NodeWrites PlanNodeWrites(const nlohmann::json& node, const NodeWanted& wanted,
         reason = cvm_now == "true" ? "CVMReady" : "CVMNotReady";
     }
     const std::string uid =
-        StringAt(Field(node, "metadata"), "uid")
-            .value_or(o.node_name);
+        StringAt(Field(node, "metadata"), "uid").value_or(o.node_name);
     const std::string time = MicroTime(now);
     char hex[17];
     std::snprintf(hex, sizeof hex, "%016llx",
@@ -535,9 +528,7 @@ probe::NodeInfo NodeInfoFrom(const nlohmann::json& node) {
       StringAt(ni, "containerRuntimeVersion").value_or("");
   info.kernel_version = StringAt(ni, "kernelVersion").value_or("");
   info.os_image = StringAt(ni, "osImage").value_or("");
-  info.provider_id =
-      StringAt(Field(node, "spec"), "providerID")
-          .value_or("");
+  info.provider_id = StringAt(Field(node, "spec"), "providerID").value_or("");
   return info;
 }
 

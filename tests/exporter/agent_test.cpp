@@ -417,15 +417,8 @@ TEST(AgentWebConfig, AConfigThatCannotBeHonouredStopsTheAgentNamingTheField) {
 
 // A TCP connection to 127.0.0.1:port that sends `data` and then stalls.
 int Stall(int port, const std::string& data) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return -1;
-  }
+  int fd = cvm::testing::ConnectLoopback(port);
+  if (fd < 0) return -1;
   if (!data.empty() && ::write(fd, data.data(), data.size()) < 0) {
     ::close(fd);
     return -1;

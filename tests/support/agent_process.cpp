@@ -23,10 +23,9 @@ namespace cvm::testing {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-HttpGot Get(int port, const std::string& path, const std::string& method) {
-  HttpGot got;
+int ConnectLoopback(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return got;
+  if (fd < 0) return -1;
   timeval tv{5, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   sockaddr_in a{};
@@ -35,8 +34,15 @@ HttpGot Get(int port, const std::string& path, const std::string& method) {
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
     ::close(fd);
-    return got;
+    return -1;
   }
+  return fd;
+}
+
+HttpGot Get(int port, const std::string& path, const std::string& method) {
+  HttpGot got;
+  int fd = ConnectLoopback(port);
+  if (fd < 0) return got;
   std::string req = method + " " + path +
                     " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
   if (::write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {

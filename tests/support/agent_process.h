@@ -18,6 +18,9 @@ struct HttpGot {
   std::string body;
 };
 
+// A TCP connection to 127.0.0.1:port (5 s receive timeout); -1 on failure.
+int ConnectLoopback(int port);
+
 // One GET on 127.0.0.1:port, Connection: close; status 0 when it failed.
 HttpGot Get(int port, const std::string& path,
             const std::string& method = "GET");
