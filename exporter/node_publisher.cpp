@@ -552,6 +552,19 @@ Result<bool> NodeSync::Refresh() {
 
 Result<NodeSync::Outcome> NodeSync::Sync(const NodeWanted& wanted,
                                          SystemTime now, bool dry_run) {
+  // The node comes from the API: whatever it holds, a surprise is an error
+  // of this attempt (read again next time), never the end of the agent.
+  try {
+    return SyncOnce(wanted, now, dry_run);
+  } catch (const std::exception& e) {
+    node_ = nullptr;
+    return MakeError(NodePath(),
+                     std::string("cannot plan the node's writes: ") + e.what());
+  }
+}
+
+Result<NodeSync::Outcome> NodeSync::SyncOnce(const NodeWanted& wanted,
+                                             SystemTime now, bool dry_run) {
   Outcome out;
   if (!known()) {
     if (client_ != nullptr) ++out.requests;

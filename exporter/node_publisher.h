@@ -149,6 +149,8 @@ class NodeSync {
 
  private:
   std::string NodePath() const;
+  Result<Outcome> SyncOnce(const NodeWanted& wanted, SystemTime now,
+                           bool dry_run);
 
   kube::Client* client_;
   PublishOptions o_;
