@@ -103,6 +103,11 @@ CVM_PREFLIGHT_INTERVAL=5m; the command line wins):
                         written
   --label-prefix P      The prefix of the node's labels and annotations
                         (default cvm-preflight.dev/; docs/labels.md)
+  --sysbox-install-label
+                        Also label the node sysbox-install=yes while its cvm
+                        verdict is true, so Sysbox's installer DaemonSet
+                        installs Sysbox there; removed only if this agent
+                        set it and Sysbox is not installed (docs/labels.md)
   --heartbeat D         How often the CVMReady condition's heartbeat is
                         refreshed when nothing changed (default 1h)
   --api-timeout D       One API request's timeout (default 30s)
@@ -312,6 +317,7 @@ bool Agent::StartPublisher() {
   PublishOptions po;
   po.node_name = o_.node_name;
   po.prefix = o_.label_prefix;
+  po.sysbox_install_label = o_.sysbox_install_label;
   po.heartbeat = std::chrono::duration_cast<std::chrono::seconds>(o_.heartbeat);
   publisher_ = std::make_unique<NodePublisher>(std::move(client), po, o_.no_publish, log_,
                                                registry_);
@@ -693,7 +699,8 @@ int RunAgentCommand(Args& args, std::ostream& out, std::ostream& err) {
                       {"--exec-versions", &o.exec_versions, true},
                       {"--coder-shiftfs-autoload", &o.coder_shiftfs_autoload, true},
                       {"--no-pci-events", &o.pci_events, false},
-                      {"--no-publish", &o.no_publish, true}};
+                      {"--no-publish", &o.no_publish, true},
+                      {"--sysbox-install-label", &o.sysbox_install_label, true}};
   for (auto& b : bools) {
     if (auto v = EnvBool(b.name, error)) *b.target = *v ? b.value_when_set : !b.value_when_set;
     if (!error.empty()) return usage(error);

@@ -33,6 +33,7 @@ struct AgentOptions {
   // configuration, outside one --kubeconfig; neither means metrics only.
   std::string kubeconfig;
   bool no_publish = false;  // read the node, log what would be written
+  bool sysbox_install_label = false;  // also sysbox-install=yes while cvm is true
   std::string label_prefix = "cvm-preflight.dev/";
   std::chrono::milliseconds heartbeat = std::chrono::hours(1);
   std::chrono::milliseconds api_timeout = std::chrono::seconds(30);

@@ -11,6 +11,7 @@
 
 #include "exporter/agent.h"
 #include "exporter/args.h"
+#include "exporter/cluster_cli.h"
 #include "exporter/facts_doc.h"
 #include "exporter/metrics.h"
 #include "exporter/report_json.h"
@@ -34,6 +35,9 @@ Commands:
   scan      Scan a host root once, judge it and print the report
   agent     Scan on a schedule and serve metrics, health and the report
             over HTTP (the DaemonSet; docs/agent.md)
+  report    Every node's verdicts as its agent wrote them, a what-if for
+            another profile, and the cluster checks (docs/cluster.md)
+  prune     Remove what the agents wrote from every node (uninstall)
   rules     List or validate rules (rules list, rules validate FILE...)
   explain   Show what a rule checks, why, its sources and its fix
   facts     List every fact the probes can set
@@ -379,6 +383,8 @@ int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   if (cmd == "agent") return RunAgentCommand(args, out, err);
   // Hidden: the agent's scan worker (exporter/scan_worker.h).
   if (cmd == "__scan-worker") return RunScanWorker();
+  if (cmd == "report") return RunReportCommand(args, out, err);
+  if (cmd == "prune") return RunPruneCommand(args, out, err);
   if (cmd == "facts") return RunFacts(args, out, err);
   if (cmd == "rules") return RunRules(args, out, err);
   if (cmd == "explain") return RunExplain(args, out, err);

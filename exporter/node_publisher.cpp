@@ -10,7 +10,9 @@
 #include <cstdio>
 #include <ctime>
 #include <random>
+#include <set>
 
+#include "exporter/json_fields.h"
 #include "exporter/kube/exec_credential.h"
 #include "exporter/utf8.h"
 #include "probe/fact_catalog.h"
@@ -24,8 +26,6 @@ constexpr std::size_t kMaxLabelValue = 63;
 constexpr std::size_t kMaxReportBytes = 4096;   // the report annotation
 constexpr std::size_t kMaxMessageBytes = 1024;  // condition message, event note
 constexpr std::string_view kEraRule = "runc-containerd-io-1.5.11-era";
-constexpr std::string_view kReportAnnotation = "report";
-constexpr std::string_view kOwnedAnnotation = "owned-labels";
 
 bool Alnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -59,36 +59,22 @@ std::string Join(const std::vector<std::string>& v, std::string_view sep) {
   return out;
 }
 
-std::optional<std::string> StringAt(const nlohmann::json& obj,
-                                    const std::string& key) {
-  if (!obj.is_object()) return std::nullopt;
-  auto it = obj.find(key);
-  if (it == obj.end() || !it->is_string()) return std::nullopt;
-  return it->get<std::string>();
+}  // namespace
+
+// The names of an owned-labels annotation ("cvm,cvm-gpu,sysbox-install").
+std::set<std::string> OwnedLabelNames(std::string_view text) {
+  std::set<std::string> out;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    std::size_t comma = text.find(',', start);
+    if (comma == std::string_view::npos) comma = text.size();
+    if (comma > start) out.emplace(text.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
 }
 
-// obj[key] when both are what they should be, else "": the API's answers
-// are read as untrusted (a field of another type is a field not there).
-std::string Str(const nlohmann::json& obj, const std::string& key) {
-  return StringAt(obj, key).value_or("");
-}
-
-const nlohmann::json& Field(const nlohmann::json& obj, const char* key) {
-  static const nlohmann::json kEmpty = nlohmann::json::object();
-  if (!obj.is_object()) return kEmpty;
-  auto it = obj.find(key);
-  return it == obj.end() ? kEmpty : *it;
-}
-
-// node[a][b] when it is an object, else {}.
-const nlohmann::json& MapAt(const nlohmann::json& node, const char* a,
-                            const char* b) {
-  static const nlohmann::json kEmpty = nlohmann::json::object();
-  const nlohmann::json& m = Field(Field(node, a), b);
-  return m.is_object() ? m : kEmpty;
-}
-
-const nlohmann::json* FindCondition(const nlohmann::json& node) {
+const nlohmann::json* FindReadyCondition(const nlohmann::json& node) {
   const nlohmann::json& list = Field(Field(node, "status"), "conditions");
   if (!list.is_array()) return nullptr;
   for (const auto& c : list) {
@@ -96,6 +82,8 @@ const nlohmann::json* FindCondition(const nlohmann::json& node) {
   }
   return nullptr;
 }
+
+namespace {
 
 std::uint64_t Fnv1a(std::string_view s) {
   std::uint64_t h = 1469598103934665603ull;
@@ -276,6 +264,14 @@ NodeWanted WantNode(const rules::Report& report) {
   nlohmann::json verdicts = nlohmann::json::object();
   for (const auto& v : e.verdicts)
     verdicts[v.name] = std::string(rules::TriName(v.value));
+  nlohmann::json others = nlohmann::json::object();
+  for (const auto& p : report.profiles) {
+    if (p.profile == e.profile) continue;
+    nlohmann::json pv = nlohmann::json::object();
+    for (const auto& v : p.verdicts)
+      pv[v.name] = std::string(rules::TriName(v.value));
+    others[p.profile] = std::move(pv);
+  }
   std::vector<std::string> errors, warnings, unknown;
   for (const auto& c : e.checks) {
     if (c.status == rules::Status::kFail) {
@@ -289,6 +285,7 @@ NodeWanted WantNode(const rules::Report& report) {
   std::size_t dropped = 0;
   auto build = [&] {
     nlohmann::json r = {{"profile", e.profile}, {"verdicts", verdicts}};
+    if (!others.empty()) r["profiles"] = others;
     nlohmann::json failing = nlohmann::json::object();
     if (!errors.empty()) failing["error"] = errors;
     if (!warnings.empty()) failing["warning"] = warnings;
@@ -367,7 +364,8 @@ NodeWrites PlanNodeWrites(const nlohmann::json& node, const NodeWanted& wanted,
   const nlohmann::json& annotations = MapAt(node, "metadata", "annotations");
   nlohmann::json label_patch = nlohmann::json::object();
   std::vector<std::string> owned, stale_values, changes;
-  std::string cvm_now;
+  std::string cvm_now;     // on the node after this write (stale kept)
+  std::string cvm_wanted;  // decided by this report; empty when unknown
   for (const auto& [name, value] : wanted.labels) {
     const std::string key = o.prefix + name;
     std::optional<std::string> cur = StringAt(labels, key);
@@ -378,7 +376,7 @@ NodeWrites PlanNodeWrites(const nlohmann::json& node, const NodeWanted& wanted,
         changes.push_back(name + " " + (cur ? *cur : std::string("(none)")) +
                           " -> " + *value);
       }
-      if (name == "cvm") cvm_now = *value;
+      if (name == "cvm") cvm_now = cvm_wanted = *value;
     } else if (cur) {
       owned.push_back(name);
       w.stale.push_back(name);
@@ -396,10 +394,33 @@ NodeWrites PlanNodeWrites(const nlohmann::json& node, const NodeWanted& wanted,
     }
   }
 
-  nlohmann::json ann_patch = nlohmann::json::object();
   const std::string owned_key = o.prefix + std::string(kOwnedAnnotation);
-  const std::string owned_text = Join(owned, ",");
   std::optional<std::string> owned_cur = StringAt(annotations, owned_key);
+  // sysbox-install (--sysbox-install-label), outside the prefix: listed in
+  // owned-labels only while the agent is the one that set it, so an
+  // admin's own label is never taken over, and never removed from a node
+  // where Sysbox is installed or installing (its installer's label).
+  {
+    const std::string key(kSysboxInstallLabel);
+    std::optional<std::string> cur = StringAt(labels, key);
+    bool was_owned = cur && owned_cur &&
+                     OwnedLabelNames(*owned_cur).count(std::string(kSysboxInstallLabel));
+    bool keep_owned = was_owned;
+    if (o.sysbox_install_label && cvm_wanted == "true") {
+      if (cur != "yes") {
+        label_patch[key] = "yes";
+        keep_owned = true;
+      }
+    } else if (o.sysbox_install_label && cvm_wanted == "false" && was_owned &&
+               !StringAt(labels, std::string(kSysboxRuntimeLabel))) {
+      label_patch[key] = nullptr;
+      keep_owned = false;
+    }
+    if (keep_owned) owned.push_back(key);
+  }
+
+  nlohmann::json ann_patch = nlohmann::json::object();
+  const std::string owned_text = Join(owned, ",");
   if (owned.empty()) {
     if (owned_cur) ann_patch[owned_key] = nullptr;
   } else if (owned_cur != owned_text) {
@@ -429,7 +450,7 @@ NodeWrites PlanNodeWrites(const nlohmann::json& node, const NodeWanted& wanted,
         " Labels kept from an earlier scan: " + Join(stale_values, ", ") + ".";
   }
   message = ValidUtf8(Bounded(message, kMaxMessageBytes));
-  const nlohmann::json* cond = FindCondition(node);
+  const nlohmann::json* cond = FindReadyCondition(node);
   bool changed = cond == nullptr || Str(*cond, "status") != wanted.status ||
                  Str(*cond, "reason") != wanted.reason ||
                  Str(*cond, "message") != message;

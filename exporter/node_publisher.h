@@ -24,6 +24,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -70,7 +71,19 @@ struct PublishOptions {
   // this old (the one periodic write).
   std::chrono::seconds heartbeat = std::chrono::hours(1);
   std::string field_manager = "cvm-preflight";
+  // --sysbox-install-label: also set sysbox-install=yes (the label Sysbox's
+  // installer DaemonSet selects, the one label outside the prefix) while
+  // the cvm verdict is true. Removed again only if the agent set it and the
+  // node does not run Sysbox (no sysbox-runtime label).
+  bool sysbox_install_label = false;
 };
+
+// The label of --sysbox-install-label and the one it leaves alone on.
+inline constexpr std::string_view kSysboxInstallLabel = "sysbox-install";
+inline constexpr std::string_view kSysboxRuntimeLabel = "sysbox-runtime";
+// The annotations under the prefix.
+inline constexpr std::string_view kReportAnnotation = "report";
+inline constexpr std::string_view kOwnedAnnotation = "owned-labels";
 
 // A host string made a valid label value: at most 63 characters of
 // [A-Za-z0-9-_.], alphanumeric at both ends. Other characters become '-';
@@ -89,7 +102,10 @@ struct NodeWanted {
   std::string status;  // of CVMReady: True, False or Unknown
   std::string reason;
   std::string message;
-  nlohmann::json report;  // the report annotation, without "time"/"stale"
+  // The report annotation, without "time"/"stale": the selected profile's
+  // verdicts and failing checks, and every other profile's verdicts
+  // ("profiles"), which `cvm-preflight report --profile` reads.
+  nlohmann::json report;
   bool operator==(const NodeWanted&) const = default;
 };
 NodeWanted WantNode(const rules::Report& report);
@@ -112,6 +128,11 @@ NodeWrites PlanNodeWrites(const nlohmann::json& node, const NodeWanted& wanted,
 
 // `node` as the server will have it after `writes` (for a dry run).
 void ApplyNodeWrites(nlohmann::json& node, const NodeWrites& writes);
+
+// The names of an owned-labels annotation ("cvm,cvm-gpu,sysbox-install").
+std::set<std::string> OwnedLabelNames(std::string_view text);
+// The node's CVMReady condition; null when it has none.
+const nlohmann::json* FindReadyCondition(const nlohmann::json& node);
 
 // The probes' view of the node object (status.nodeInfo, spec.providerID).
 probe::NodeInfo NodeInfoFrom(const nlohmann::json& node);

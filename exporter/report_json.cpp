@@ -61,11 +61,9 @@ json FactsReportToJson(const probe::Facts& facts) {
   return report;
 }
 
-json ReportToJson(const rules::Report& report) {
-  json out = FactsReportToJson(report.facts);
-  out["profile"] = report.selected.profile;
+json ChecksToJson(const rules::Evaluation& ev) {
   json checks = json::array();
-  for (const auto& c : report.selected.checks) {
+  for (const auto& c : ev.checks) {
     json facts = json::object();
     for (const auto& [name, value] : c.facts) {
       facts[name] = value ? FactValueJson(*value) : json(nullptr);
@@ -80,6 +78,13 @@ json ReportToJson(const rules::Report& report) {
                       {"fix", c.fix},
                       {"sources", c.sources}});
   }
+  return checks;
+}
+
+json ReportToJson(const rules::Report& report) {
+  json out = FactsReportToJson(report.facts);
+  out["profile"] = report.selected.profile;
+  json checks = ChecksToJson(report.selected);
   out["checks"] = std::move(checks);
   out["verdicts"] = VerdictsJson(report.selected);
   json profiles = json::object();

@@ -11,6 +11,9 @@
 namespace cvm::exporter {
 
 nlohmann::json ReportToJson(const rules::Report& report);
+// The "checks" array of one evaluation (also the cluster checks of
+// `cvm-preflight report --format json`).
+nlohmann::json ChecksToJson(const rules::Evaluation& ev);
 
 // A report (or any JSON) as text that is valid JSON and valid UTF-8 whatever
 // bytes the host's files held: every byte of a string or key that is not

@@ -79,6 +79,37 @@ constexpr FactSpec kCatalog[] = {
     {kSettingsCoderShiftfsAutoload, T::kBool, "inputs",
      "`scan --coder-shiftfs-autoload` / the agent's setting",
      "Coder's \"Auto loading of the shiftfs kernel module\" is on (default off)."},
+    {kClusterKubernetesVersion, T::kString, "cluster",
+     "the API server's /version, gitVersion (`cvm-preflight report`)",
+     "The control plane's Kubernetes version (`v1.30.2`)."},
+    {kClusterProvider, T::kString, "cluster",
+     "the nodes' spec.providerID scheme (azure, aws, gce)",
+     "`aks`, `eks`, `gke`, or `other` when no node names one of those "
+     "clouds; left out when no node could be listed."},
+    {kClusterWorkspaceNamespace, T::kString, "cluster",
+     "`report --workspace-namespace`",
+     "The namespace workspace pods run in; absent when not given, which "
+     "skips the namespace checks."},
+    {kClusterWorkspaceNamespacePresent, T::kBool, "cluster",
+     "GET /api/v1/namespaces/<name>", "The workspace namespace exists."},
+    {kClusterWorkspaceNamespacePodSecurity, T::kString, "cluster",
+     "the namespace's label pod-security.kubernetes.io/enforce",
+     "The Pod Security level enforced there (`privileged`, `baseline`, "
+     "`restricted`); empty when the namespace has no such label (the "
+     "cluster's default applies)."},
+    {kClusterIstioLegacyInjector, T::kBool, "cluster",
+     "GET /apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations",
+     "A webhook sends pods to Istio's standalone sidecar injector (service "
+     "`istio-sidecar-injector`, Istio 1.4 and earlier) and, with a "
+     "workspace namespace, its namespaceSelector matches that namespace."},
+    {kClusterIstioLegacyInjectors, T::kStringList, "cluster",
+     "as cluster.istio.legacy_injector",
+     "Those webhooks, as `configuration/webhook`."},
+    {kClusterRuntimeClassPresent, T::kBool, "cluster",
+     "GET /apis/node.k8s.io/v1/runtimeclasses/sysbox-runc",
+     "The RuntimeClass `sysbox-runc` (Sysbox's installer makes it) exists."},
+    {kClusterRuntimeClassHandler, T::kString, "cluster",
+     "the RuntimeClass sysbox-runc, handler", "Its handler (`sysbox-runc`)."},
     {kKernelModules, T::kString, "kernel-modules",
      "/lib/modules/<kernel.release>/modules.builtin, its modules.dep.bin "
      "(libkmod, by name and fs- alias), /proc/modules",

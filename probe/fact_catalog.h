@@ -95,6 +95,18 @@ inline constexpr std::string_view kNodeProviderId = "node.provider_id";
 inline constexpr std::string_view kSettingsAgent = "settings.agent";
 inline constexpr std::string_view kSettingsCoderShiftfsAutoload =
     "settings.coder_shiftfs_autoload";
+// cluster (`cvm-preflight report`, from the Kubernetes API; never in a scan)
+inline constexpr std::string_view kClusterKubernetesVersion = "cluster.kubernetes.version";
+inline constexpr std::string_view kClusterProvider = "cluster.provider";
+inline constexpr std::string_view kClusterWorkspaceNamespace = "cluster.workspace_namespace.name";
+inline constexpr std::string_view kClusterWorkspaceNamespacePresent =
+    "cluster.workspace_namespace.present";
+inline constexpr std::string_view kClusterWorkspaceNamespacePodSecurity =
+    "cluster.workspace_namespace.pod_security_enforce";
+inline constexpr std::string_view kClusterIstioLegacyInjector = "cluster.istio.legacy_injector";
+inline constexpr std::string_view kClusterIstioLegacyInjectors = "cluster.istio.legacy_injectors";
+inline constexpr std::string_view kClusterRuntimeClassPresent = "cluster.runtimeclass.present";
+inline constexpr std::string_view kClusterRuntimeClassHandler = "cluster.runtimeclass.handler";
 // gpu, nvidia-driver
 inline constexpr std::string_view kGpuNvidiaCount = "gpu.nvidia.count";
 inline constexpr std::string_view kGpuAmdCount = "gpu.amd.count";

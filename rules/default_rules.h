@@ -14,5 +14,7 @@ struct DefaultRuleFile {
 };
 
 std::span<const DefaultRuleFile> DefaultRuleFiles();
+// rules/cluster/*.yaml: the cluster checks of `cvm-preflight report`.
+std::span<const DefaultRuleFile> ClusterRuleFiles();
 
 }  // namespace cvm::rules

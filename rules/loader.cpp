@@ -443,15 +443,21 @@ LoadResult LoadRulesText(std::string_view text, const std::string& file) {
   return result;
 }
 
-LoadResult LoadDefaultRules() {
+namespace {
+LoadResult LoadEmbedded(std::span<const DefaultRuleFile> files, std::string_view dir) {
   LoadResult all;
-  for (const auto& f : DefaultRuleFiles()) {
-    LoadResult one = LoadRulesText(f.text, "rules/default/" + std::string(f.name));
+  for (const auto& f : files) {
+    LoadResult one = LoadRulesText(f.text, std::string(dir) + std::string(f.name));
     for (auto& r : one.rules) all.rules.push_back(std::move(r));
     for (auto& e : one.errors) all.errors.push_back(std::move(e));
   }
   return all;
 }
+}  // namespace
+
+LoadResult LoadDefaultRules() { return LoadEmbedded(DefaultRuleFiles(), "rules/default/"); }
+
+LoadResult LoadClusterRules() { return LoadEmbedded(ClusterRuleFiles(), "rules/cluster/"); }
 
 LoadResult LoadRulesPath(const std::string& path) {
   namespace fs = std::filesystem;

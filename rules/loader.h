@@ -32,6 +32,9 @@ LoadResult LoadRulesText(std::string_view text, const std::string& file);
 // The default rule set compiled into the binary (rules/default/*.yaml).
 // Its load errors are a bug, caught by a test.
 LoadResult LoadDefaultRules();
+// The cluster checks compiled in (rules/cluster/*.yaml), judged by
+// `cvm-preflight report` over the cluster.* facts. Same rule language.
+LoadResult LoadClusterRules();
 
 // Every *.yaml / *.yml in a directory (sorted), or one file. User files.
 LoadResult LoadRulesPath(const std::string& path);

@@ -58,13 +58,28 @@ cluster, and the real kubectl works against it:
     every error is a v1 Status (kind Status, status Failure, message, reason,
     details, code).
 
+  - Objects the cluster commands read, set by the test: Namespaces,
+    RuntimeClasses (node.k8s.io/v1), MutatingWebhookConfigurations
+    (admissionregistration.k8s.io/v1): GET and LIST (no pagination).
+  - NodeFeature objects (nfd.k8s-sigs.io/v1alpha1, namespaced, the custom
+    resource of node-feature-discovery): GET, LIST, POST, PATCH (merge and
+    JSON patch; a strategic merge patch is 415, as for every custom
+    resource), DELETE. Each write is validated against the
+    openAPIV3Schema of NFD's published CRD (data/nfd-nodefeature-crd.yaml)
+    as the real server validates a custom resource: a wrong type, a
+    missing required field or an enum miss is 422 Invalid naming the
+    field; fields the schema does not know are pruned.
+
 Not served (404 NotFound as for an unknown resource): watch, other resources,
 DELETE/PUT/create of nodes, server-side apply, managedFields.
 
 The test controls it through a second, plain-HTTP port on loopback (never
 the API port), with JSON bodies:
   PUT  /__test/state   {"tokens": {TOKEN: PERMS}, "certs": {CN: PERMS},
-                         "nodes": [NODE, ...]}   replaces everything
+                         "nodes": [NODE, ...], "objects": [OBJ, ...],
+                         "version": VERSION (optional, /version's answer)}
+                         replaces everything
+  GET  /__test/objects   every stored object of the kinds above
   POST /__test/faults  [FAULT, ...]  appended to the fault queue
   GET  /__test/requests  the request log: [{method, path, query,
                          content_type, user, status}, ...]
@@ -73,7 +88,8 @@ the API port), with JSON bodies:
   POST /__test/compact   forgets every LIST snapshot (continue tokens
                          expire, as after an etcd compaction)
 PERMS is {"user": NAME, "admin": true} or {"user": NAME, "rules":
-[{"resource": "nodes" | "nodes/status" | "events", "verbs": [...],
+[{"resource": "nodes" | "nodes/status" | "events" | "namespaces" |
+"runtimeclasses" | "mutatingwebhookconfigurations" | "nodefeatures", "verbs": [...],
 "names": [...] (optional), "namespaces": [...] (optional)}]}.
 A FAULT is {"method": M (optional), "path": P (optional; a trailing "*"
 matches a prefix), "times": N (default 1), "has_query": NAME (optional: the query must carry
@@ -100,6 +116,8 @@ import time
 import urllib.parse
 import uuid
 
+import yaml
+
 LOCK = threading.Lock()
 
 
@@ -113,6 +131,8 @@ class State:
         self.faults = []
         self.log = []
         self.snapshots = {}  # rv -> sorted list of node copies
+        self.objects = {}  # (group, plural, namespace, name) -> object
+        self.version = None  # /version's answer; None: VERSION
 
     def next_rv(self):
         self.rv += 1
@@ -169,13 +189,23 @@ EVENTS_GROUP = {"name": "events.k8s.io",
                 "versions": [{"groupVersion": "events.k8s.io/v1", "version": "v1"}],
                 "preferredVersion": {"groupVersion": "events.k8s.io/v1", "version": "v1"}}
 
-API_GROUPS = {"kind": "APIGroupList", "apiVersion": "v1", "groups": [EVENTS_GROUP]}
+def group_entry(name, version):
+    gv = {"groupVersion": name + "/" + version, "version": version}
+    return {"name": name, "versions": [gv], "preferredVersion": gv}
+
+
+API_GROUPS = {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
+    EVENTS_GROUP, group_entry("node.k8s.io", "v1"),
+    group_entry("admissionregistration.k8s.io", "v1"),
+    group_entry("nfd.k8s-sigs.io", "v1alpha1")]}
 
 CORE_RESOURCES = {
     "kind": "APIResourceList", "groupVersion": "v1",
     "resources": [
         {"name": "events", "singularName": "event", "namespaced": True,
          "kind": "Event", "verbs": ["create", "get", "list"], "shortNames": ["ev"]},
+        {"name": "namespaces", "singularName": "namespace", "namespaced": False,
+         "kind": "Namespace", "verbs": ["get", "list"], "shortNames": ["ns"]},
         {"name": "nodes", "singularName": "node", "namespaced": False,
          "kind": "Node", "verbs": ["get", "list", "patch"], "shortNames": ["no"]},
         {"name": "nodes/status", "singularName": "", "namespaced": False,
@@ -902,6 +932,229 @@ def create_event(group, namespace, body):
     return to_events_group(core) if group else copy.deepcopy(core)
 
 
+# ---------------------------------------------------------------- other kinds
+
+# (group, version, plural) -> (kind, namespaced, verbs)
+KINDS = {
+    ("", "v1", "namespaces"): ("Namespace", False, ("get", "list")),
+    ("node.k8s.io", "v1", "runtimeclasses"): ("RuntimeClass", False, ("get", "list")),
+    ("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations"):
+        ("MutatingWebhookConfiguration", False, ("get", "list")),
+    ("nfd.k8s-sigs.io", "v1alpha1", "nodefeatures"):
+        ("NodeFeature", True, ("create", "delete", "get", "list", "patch")),
+}
+PLURAL_OF = {(g, v, k[0]): p for (g, v, p), k in KINDS.items()}
+OBJECT_RE = re.compile(r"^/(?:api/(v1)|apis/([^/]+)/([^/]+))(?:/namespaces/([^/]+))?/([^/]+)(?:/([^/]+))?$")
+
+
+def kinds_discovery(path):
+    """/apis/GROUP and /apis/GROUP/VERSION for the groups of KINDS."""
+    for (g, v, plural), (kind, namespaced, verbs) in KINDS.items():
+        if not g:
+            continue
+        if path == "/apis/" + g:
+            return dict(group_entry(g, v), kind="APIGroup", apiVersion="v1")
+        if path == "/apis/%s/%s" % (g, v):
+            return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": g + "/" + v,
+                    "resources": [{"name": p, "singularName": k[0].lower(), "namespaced": k[1],
+                                   "kind": k[0], "verbs": list(k[2])}
+                                  for (g2, v2, p), k in KINDS.items() if (g2, v2) == (g, v)]}
+    return None
+
+
+def load_crd_schema():
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "data", "nfd-nodefeature-crd.yaml")) as f:
+        for doc in yaml.safe_load_all(f):
+            if doc and doc.get("kind") == "CustomResourceDefinition":
+                return doc["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    raise SystemExit("no CRD in data/nfd-nodefeature-crd.yaml")
+
+
+NODEFEATURE_SCHEMA = load_crd_schema()
+DATE_TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+TYPE_NAMES = {dict: "object", list: "array", str: "string", bool: "boolean",
+              int: "integer", float: "number", type(None): "null"}
+
+
+def schema_check(value, schema, path, causes):
+    """Validates `value` against a structural schema as the API server
+    does, and prunes fields the schema does not know. Returns the pruned
+    value."""
+    want = schema.get("type")
+    have = TYPE_NAMES.get(type(value), "unknown")
+    ok = (want is None or want == have or (want == "number" and have == "integer"))
+    if not ok:
+        causes.append((path, '"%s"' % have, "%s in body must be of type %s: \"%s\"" % (path, want, have)))
+        return value
+    if "enum" in schema and value not in schema["enum"]:
+        causes.append((path, json.dumps(value), "supported values: %s" % ", ".join(
+            '"%s"' % e for e in schema["enum"])))
+    if want == "string" and schema.get("format") == "date-time" and not DATE_TIME_RE.match(value):
+        causes.append((path, '"%s"' % value, "%s in body must be of type date-time: \"%s\"" % (path, value)))
+    if want == "object":
+        props = schema.get("properties")
+        addl = schema.get("additionalProperties")
+        out = {}
+        for k in schema.get("required", []):
+            if k not in value:
+                causes.append((path + "." + k if path else k, None, "Required value"))
+        for k, v in value.items():
+            sub = path + "." + k if path else k
+            if props is not None and k in props:
+                out[k] = schema_check(v, props[k], sub, causes)
+            elif isinstance(addl, dict):
+                out[k] = schema_check(v, addl, sub, causes)
+            elif props is None and addl is None:
+                out[k] = v  # type: object alone keeps everything (metadata)
+            # else: pruned, as the real server drops unknown fields
+        return out
+    if want == "array":
+        items = schema.get("items", {})
+        return [schema_check(v, items, "%s[%d]" % (path, i), causes) for i, v in enumerate(value)]
+    return value
+
+
+def validate_custom(obj, kind, group):
+    causes = []
+    pruned = schema_check(obj, NODEFEATURE_SCHEMA, "", causes)
+    if causes:
+        name = obj.get("metadata", {}).get("name", "")
+        out, parts = [], []
+        for field, value, msg in causes:
+            if value is None:
+                out.append({"reason": "FieldValueRequired", "message": msg, "field": field})
+                parts.append("%s: %s" % (field, msg))
+            else:
+                out.append({"reason": "FieldValueInvalid",
+                            "message": "Invalid value: %s: %s" % (value, msg), "field": field})
+                parts.append("%s: Invalid value: %s: %s" % (field, value, msg))
+        message = '%s.%s "%s" is invalid: ' % (kind, group, name)
+        message += parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
+        raise ApiError(422, "Invalid", message,
+                       {"name": name, "group": group, "kind": kind, "causes": out})
+    validate_meta(pruned, kind)
+    return pruned
+
+
+def store_object(obj):
+    obj = copy.deepcopy(obj)
+    group, _, version = obj.get("apiVersion", "").rpartition("/")
+    plural = PLURAL_OF.get((group, version, obj.get("kind")))
+    if plural is None:
+        raise ValueError("the test server keeps no %s %s" % (obj.get("apiVersion"), obj.get("kind")))
+    meta = obj.setdefault("metadata", {})
+    meta.setdefault("uid", str(uuid.uuid4()))
+    meta.setdefault("creationTimestamp", now_rfc3339())
+    meta["resourceVersion"] = STATE.next_rv()
+    ns = meta.get("namespace", "") if KINDS[(group, version, plural)][1] else ""
+    STATE.objects[(group, plural, ns, meta["name"])] = obj
+
+
+def object_route(method, path, query, body, perms, content_type):
+    m = OBJECT_RE.match(path)
+    if not m:
+        return None
+    if m.group(1):
+        group, version = "", "v1"
+    else:
+        group, version = m.group(2), m.group(3)
+    ns, plural, name = m.group(4), m.group(5), m.group(6)
+    spec = KINDS.get((group, version, plural))
+    if spec is None:
+        return None
+    kind, namespaced, verbs = spec
+    if namespaced != (ns is not None) and not (namespaced and ns is None and name is None
+                                               and method == "GET"):
+        return None
+    verb = {"GET": "get" if name else "list", "POST": "create", "PATCH": "patch",
+            "DELETE": "delete"}.get(method)
+    if verb not in verbs or (verb == "create" and name) or (verb in ("patch", "delete") and not name):
+        raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the "
+                       "requested resource")
+    authorize(perms, verb, plural, group, name, ns)
+    api_version = group + "/" + version if group else version
+    key_ns = ns or ""
+    if verb == "list":
+        items = [copy.deepcopy(o) for (g, p, n, _), o in sorted(STATE.objects.items())
+                 if g == group and p == plural and (ns is None or n == ns)]
+        return 200, {"kind": kind + "List", "apiVersion": api_version,
+                     "metadata": {"resourceVersion": str(STATE.rv)}, "items": items}
+    if verb == "get":
+        obj = STATE.objects.get((group, plural, key_ns, name))
+        if obj is None:
+            raise not_found(plural, name, group)
+        return 200, copy.deepcopy(obj)
+    if verb == "delete":
+        obj = STATE.objects.pop((group, plural, key_ns, name), None)
+        if obj is None:
+            raise not_found(plural, name, group)
+        STATE.next_rv()
+        return 200, obj
+    try:
+        doc = json.loads(body or b"null")
+    except ValueError as e:
+        raise bad_request("json: %s" % e)
+    if verb == "create":
+        if not isinstance(doc, dict):
+            raise bad_request("the body of the request is not a JSON object")
+        if doc.get("apiVersion") != api_version or doc.get("kind") != kind:
+            raise bad_request("the API version in the data (%s) does not match the expected API "
+                              "version (%s)" % (doc.get("apiVersion"), api_version))
+        meta = doc.setdefault("metadata", {})
+        if meta.get("namespace", ns) != ns:
+            raise bad_request("the namespace of the provided object does not match the "
+                              "namespace sent on the request")
+        meta["namespace"] = ns
+        if not meta.get("name"):
+            if meta.get("generateName"):
+                meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]
+            else:
+                raise ApiError(422, "Invalid", '%s.%s "" is invalid: metadata.name: Required '
+                               'value: name or generateName is required' % (kind, group))
+        if not DNS1123_SUB_RE.match(meta["name"]) or len(meta["name"]) > 253:
+            raise ApiError(422, "Invalid", '%s.%s "%s" is invalid: metadata.name: Invalid value: '
+                           '"%s": a lowercase RFC 1123 subdomain must consist of lower case '
+                           "alphanumeric characters, '-' or '.'" % (kind, group, meta["name"],
+                                                                     meta["name"]))
+        if (group, plural, ns, meta["name"]) in STATE.objects:
+            raise ApiError(409, "AlreadyExists", '%s.%s "%s" already exists'
+                           % (plural, group, meta["name"]),
+                           {"name": meta["name"], "group": group, "kind": plural})
+        obj = validate_custom(doc, kind, group)
+        obj["metadata"].update({"uid": str(uuid.uuid4()), "creationTimestamp": now_rfc3339(),
+                                "generation": 1})
+        if query.get("dryRun") != "All":
+            obj["metadata"]["resourceVersion"] = STATE.next_rv()
+            STATE.objects[(group, plural, ns, meta["name"])] = obj
+        return 201, copy.deepcopy(obj)
+    # patch
+    cur = STATE.objects.get((group, plural, key_ns, name))
+    if cur is None:
+        raise not_found(plural, name, group)
+    ctype = content_type.split(";")[0].strip()
+    if ctype == "application/merge-patch+json":
+        new = merge_patch(copy.deepcopy(cur), doc)
+    elif ctype == "application/json-patch+json":
+        if not isinstance(doc, list):
+            raise bad_request("json patch: the patch is not a list of operations")
+        new = json_patch(copy.deepcopy(cur), doc)
+    else:
+        raise ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown "
+                       "format - accepted media types include: application/json-patch+json, "
+                       "application/merge-patch+json, application/apply-patch+yaml")
+    for k in ("uid", "creationTimestamp", "resourceVersion", "generation", "name", "namespace"):
+        if k in cur["metadata"]:
+            new.setdefault("metadata", {})[k] = cur["metadata"][k]
+    obj = validate_custom(new, kind, group)
+    if obj != cur and query.get("dryRun") != "All":
+        if obj.get("spec") != cur.get("spec"):
+            obj["metadata"]["generation"] = cur["metadata"].get("generation", 1) + 1
+        obj["metadata"]["resourceVersion"] = STATE.next_rv()
+        STATE.objects[(group, plural, key_ns, name)] = obj
+    return 200, copy.deepcopy(obj)
+
+
 # ---------------------------------------------------------------- handlers
 
 NODE_RE = re.compile(r"^/api/v1/nodes/([^/]+)(/status)?$")
@@ -1025,7 +1278,7 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
         entry["user"] = perms.get("user")
         if method == "GET":
             if path == "/version":
-                return 200, VERSION, "application/json"
+                return 200, STATE.version or VERSION, "application/json"
             if path == "/api":
                 return 200, API_VERSIONS, "application/json"
             if path == "/apis":
@@ -1037,6 +1290,9 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
                 return 200, g, "application/json"
             if path == "/apis/events.k8s.io/v1":
                 return 200, EVENTS_RESOURCES, "application/json"
+            disc = kinds_discovery(path)
+            if disc is not None:
+                return 200, disc, "application/json"
             if path == "/api/v1/nodes":
                 authorize(perms, "list", "nodes", "")
                 meta, items = list_nodes(query)
@@ -1079,6 +1335,9 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
                 group = "events.k8s.io" if m.group(1).startswith("apis") else ""
                 authorize(perms, "create", "events", group, None, m.group(2))
                 return 201, create_event(group, m.group(2), body), "application/json"
+        answer = object_route(method, path, query, body, perms, self.headers.get("Content-Type", ""))
+        if answer is not None:
+            return answer[0], answer[1], "application/json"
         raise ApiError(404, "NotFound", "the server could not find the requested resource",
                        {"causes": [{"reason": "UnexpectedServerResponse", "message": "404 page not found"}]})
 
@@ -1120,6 +1379,8 @@ class ControlHandler(http.server.BaseHTTPRequestHandler):
         with LOCK:
             if self.path == "/__test/requests":
                 return self.answer(200, STATE.log)
+            if self.path == "/__test/objects":
+                return self.answer(200, [o for _, o in sorted(STATE.objects.items())])
             if self.path == "/__test/events":
                 return self.answer(200, [e for _, e in sorted(STATE.events.items())])
             if self.path.startswith("/__test/nodes/"):
@@ -1137,8 +1398,15 @@ class ControlHandler(http.server.BaseHTTPRequestHandler):
             STATE.nodes = {}
             STATE.events = {}
             STATE.snapshots = {}
+            STATE.objects = {}
+            STATE.version = copy.deepcopy(state.get("version") or VERSION)
             for n in state.get("nodes", []):
                 store_node(n)
+            try:
+                for o in state.get("objects", []):
+                    store_object(o)
+            except ValueError as e:
+                return self.answer(400, {"error": str(e)})
         self.answer(200, {"resourceVersion": str(STATE.rv)})
 
     def do_POST(self):

@@ -17,6 +17,7 @@
 #include "probe/host_root.h"
 #include "probe/registry.h"
 #include "rules/loader.h"
+#include "tests/kube/report_support.h"
 #include "tests/kube/test_server.h"
 #include "tests/support/agent_process.h"
 #include "tests/support/data.h"
@@ -30,45 +31,16 @@ using cvm::testing::TestApiServer;
 using nlohmann::json;
 
 const std::string kPrefix = "cvm-preflight.dev/";
-// The capture of a Debian 12 Kubernetes node with Sysbox 0.7.1: cvm is
-// unknown by the default rules (the capture has no SELinux, XFS or user
-// namespace files), and true when a site turns those four checks off.
-const std::string kSysboxNode =
-    "debian-12-k8s-1.32-containerd-2.0.2-sysbox-0.7.1";
-const char kSiteRules[] =
-    "- {id: selinux-not-enforcing, enabled: false}\n"
-    "- {id: storage-xfs-ftype, enabled: false}\n"
-    "- {id: userns-unprivileged-clone, enabled: false}\n"
-    "- {id: userns-max-nonzero, enabled: false}\n";
-
 std::string Root(const std::string& fixture) {
   return cvm::testing::SourcePath("fixtures/" + fixture + "/root");
 }
 
-// A report as the agent makes it: probes over the fixture, the node
-// object's facts, the rules (plus the site's file when given).
+using cvm::testing::kSiteRules;
+using cvm::testing::kSysboxNode;
+
 rules::Report ReportOf(const std::string& fixture, const std::string& profile,
                        const std::string& site_rules = "") {
-  auto root = probe::HostRoot::Open(Root(fixture));
-  EXPECT_TRUE(root.has_value());
-  probe::ProbeOptions options;
-  options.agent = true;
-  probe::NodeInfo node{"node-a",
-                       "v1.32.0",
-                       "containerd://2.0.2",
-                       "6.1.0-18-amd64",
-                       "Debian GNU/Linux 12 (bookworm)",
-                       ""};
-  probe::Facts facts = probe::RunProbes(*root, options, &node);
-  std::vector<std::string> paths;
-  cvm::testing::TempTree t;
-  if (!site_rules.empty()) {
-    t.Write("site.yaml", site_rules);
-    paths.push_back(t.Abs("site.yaml"));
-  }
-  rules::RuleSetLoad set = rules::LoadRuleSet(paths);
-  EXPECT_TRUE(set.errors.empty());
-  return rules::BuildReport(std::move(facts), set.set, profile);
+  return cvm::testing::AgentReport(fixture, profile, site_rules);
 }
 
 NodeWanted WantedTrue() {
