@@ -565,3 +565,94 @@ TEST_F(ClusterCommands, PruneSaysWhichNodeFailed) {
 
 }  // namespace
 }  // namespace cvm::exporter::cluster
+
+namespace cvm::exporter::cluster {
+namespace {
+
+// The test server's NodeFeature objects follow NFD's published CRD schema
+// (tests/kube/data/nfd-nodefeature-crd.yaml), as the real API server
+// validates a custom resource: the shape NFD interop will write.
+class NodeFeatures : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_.SetStandardState();
+    kube::RestConfig rc;
+    rc.server = server_.Url();
+    rc.ca_pem = cvm::testing::ReadText(server_.Cert("ca.crt"));
+    rc.token = "admin-token";
+    kube::ClientOptions co;
+    co.max_attempts = 1;
+    client_ = std::move(*kube::Client::Create(rc, co));
+  }
+  static json Feature(const std::string& name) {
+    return {{"apiVersion", "nfd.k8s-sigs.io/v1alpha1"},
+            {"kind", "NodeFeature"},
+            {"metadata",
+             {{"name", name}, {"labels", {{"nfd.node.kubernetes.io/node-name", "node-a"}}}}},
+            {"spec", {{"labels", {{"cvm-preflight.dev/cvm", "true"}}}}},
+            {"status", json::object()}};
+  }
+  const std::string path_ = "/apis/nfd.k8s-sigs.io/v1alpha1/namespaces/cvm-preflight/nodefeatures";
+  cvm::testing::TestApiServer server_;
+  std::unique_ptr<kube::Client> client_;
+};
+
+TEST_F(NodeFeatures, ValidObjectIsStoredUnknownFieldsPruned) {
+  json f = Feature("node-a-cvm-preflight");
+  f["spec"]["surprise"] = 1;
+  auto r = client_->Post(path_, f);
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  EXPECT_FALSE((*r)["spec"].contains("surprise"));
+  EXPECT_EQ((*r)["spec"]["labels"]["cvm-preflight.dev/cvm"], "true");
+  auto again = client_->Post(path_, Feature("node-a-cvm-preflight"));
+  ASSERT_FALSE(again.has_value());
+  EXPECT_EQ(again.error().code, 409);
+  auto got = client_->Get(path_ + "/node-a-cvm-preflight");
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ((*got)["metadata"]["namespace"], "cvm-preflight");
+}
+
+TEST_F(NodeFeatures, SchemaViolationsAre422NamingTheField) {
+  json no_status = Feature("a");
+  no_status.erase("status");
+  auto r = client_->Post(path_, no_status);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, 422);
+  EXPECT_NE(r.error().message.find("status: Required value"), std::string::npos)
+      << r.error().message;
+  json bad_type = Feature("b");
+  bad_type["spec"]["labels"]["cvm-preflight.dev/cvm"] = true;
+  r = client_->Post(path_, bad_type);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, 422);
+  EXPECT_NE(r.error().message.find("spec.labels.cvm-preflight.dev/cvm"), std::string::npos)
+      << r.error().message;
+  json bad_label = Feature("c");
+  bad_label["metadata"]["labels"]["nfd.node.kubernetes.io/node-name"] = "not a name";
+  r = client_->Post(path_, bad_label);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, 422);
+}
+
+TEST_F(NodeFeatures, PatchKindsAndDelete) {
+  ASSERT_TRUE(client_->Post(path_, Feature("p")).has_value());
+  json patch = {{"spec", {{"labels", {{"cvm-preflight.dev/cvm", "false"}}}}}};
+  auto merged = client_->Patch(path_ + "/p", kube::PatchType::kMerge, patch);
+  ASSERT_TRUE(merged.has_value()) << merged.error().message;
+  EXPECT_EQ((*merged)["spec"]["labels"]["cvm-preflight.dev/cvm"], "false");
+  EXPECT_EQ((*merged)["metadata"]["generation"], 2);
+  auto smp = client_->Patch(path_ + "/p", kube::PatchType::kStrategicMerge, patch);
+  ASSERT_FALSE(smp.has_value());
+  EXPECT_EQ(smp.error().code, 415);  // no strategic merge for custom resources
+  kube::Request del;
+  del.method = "DELETE";
+  del.path = path_ + "/p";
+  auto d = client_->Send(del);
+  ASSERT_TRUE(d.has_value()) << d.error().message;
+  auto gone = client_->Get(path_ + "/p");
+  ASSERT_FALSE(gone.has_value());
+  EXPECT_EQ(gone.error().code, 404);
+}
+
+}  // namespace
+}  // namespace cvm::exporter::cluster
