@@ -220,7 +220,12 @@ Result<HostRoot::Resolved> HostRoot::ResolveFd(std::string_view path,
 // keeping a stack of the directories passed so ".." never goes through
 // the kernel and so never above the root.
 Result<HostRoot::Resolved> HostRoot::Walk(std::string_view display,
-                                          bool follow_last) const {
+                                          bool follow_last,
+                                          const LookupGate* gate) const {
+  auto refused = [&](std::string at) {
+    return MakeError(std::string(display), "not looked up: " + at, kLookupRefused);
+  };
+  if (gate != nullptr && !(*gate)("/")) return refused("/");
   std::deque<std::string> todo;
   for (auto& part : SplitPath(display)) todo.push_back(std::move(part));
   std::vector<UniqueFd> dirs;
@@ -238,6 +243,12 @@ Result<HostRoot::Resolved> HostRoot::Walk(std::string_view display,
         names.pop_back();
       }
       continue;
+    }
+    if (gate != nullptr) {
+      std::string next = names.empty() ? "" : JoinPath(names);
+      next += "/";
+      next += part;
+      if (!(*gate)(next)) return refused(next);
     }
     UniqueFd fd(::openat(dirs.back().get(), part.c_str(),
                          O_PATH | O_NOFOLLOW | O_CLOEXEC));
@@ -460,6 +471,28 @@ Result<std::string> HostRoot::Resolve(std::string_view path) const {
   auto r = Walk(NormalizeInRootPath(path), /*follow_last=*/true);
   if (!r) return r.error();
   return r->canonical;
+}
+
+Result<std::string> HostRoot::Resolve(
+    std::string_view path,
+    const std::function<bool(std::string_view)>& may_look_up) const {
+  auto r = Walk(NormalizeInRootPath(path), /*follow_last=*/true, &may_look_up);
+  if (!r) return r.error();
+  return r->canonical;
+}
+
+Result<std::string> HostRoot::PathInProcess() const {
+  std::string link = "/proc/self/fd/" + std::to_string(state_->root_fd.get());
+  char target[4096];
+  ssize_t n = ::readlink(link.c_str(), target, sizeof target);
+  if (n < 0) return ErrnoError(errno, link);
+  if (static_cast<std::size_t>(n) >= sizeof target) return ErrnoError(ENAMETOOLONG, link);
+  std::string out(target, static_cast<std::size_t>(n));
+  // "/x (deleted)", or "anon_inode:..."-like names outside any path.
+  if (out.empty() || out.front() != '/' || out.ends_with(" (deleted)")) {
+    return MakeError(link, "the root has no path in this process: " + out, ENOENT);
+  }
+  return out;
 }
 
 bool HostRoot::HasProcfs() const {
