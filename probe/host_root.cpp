@@ -105,10 +105,15 @@ Error RefusedType(std::string_view display, FileType type) {
                    EINVAL);
 }
 
-Result<std::string> ReadBounded(int fd, std::string_view display,
-                                std::size_t cap) {
-  std::string out;
+// Reads fd to its end in pieces of at most 16 KiB handed to `sink`; more
+// than `cap` bytes in all is EFBIG. One buffer on the stack serves every
+// piece, so a large file costs no large allocation (whose pages would each
+// fault in). Not a thread_local: civetweb's threads have small stacks,
+// and static TLS is carved out of every thread's stack.
+Result<std::uint64_t> ReadPieces(int fd, std::string_view display, std::size_t cap,
+                                 const std::function<void(std::string_view)>& sink) {
   char buf[16384];
+  std::uint64_t total = 0;
   for (;;) {
     ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0) {
@@ -116,14 +121,23 @@ Result<std::string> ReadBounded(int fd, std::string_view display,
       return ErrnoError(errno, std::string(display));
     }
     if (n == 0) break;
-    if (out.size() + static_cast<std::size_t>(n) > cap) {
+    if (total + static_cast<std::uint64_t>(n) > cap) {
       return MakeError(std::string(display),
                        "larger than the read cap of " + std::to_string(cap) +
                            " bytes (EFBIG)",
                        EFBIG);
     }
-    out.append(buf, static_cast<std::size_t>(n));
+    total += static_cast<std::uint64_t>(n);
+    sink(std::string_view(buf, static_cast<std::size_t>(n)));
   }
+  return total;
+}
+
+Result<std::string> ReadBounded(int fd, std::string_view display,
+                                std::size_t cap) {
+  std::string out;
+  auto r = ReadPieces(fd, display, cap, [&out](std::string_view piece) { out += piece; });
+  if (!r) return r.error();
   return out;
 }
 
@@ -366,6 +380,15 @@ Result<std::string> HostRoot::ReadFile(std::string_view path,
   auto fd = OpenRegular(display);
   if (!fd) return fd.error();
   return ReadBounded(fd->get(), display, cap);
+}
+
+Result<std::uint64_t> HostRoot::ReadPieces(
+    std::string_view path, std::size_t cap,
+    const std::function<void(std::string_view)>& sink) const {
+  std::string display = NormalizeInRootPath(path);
+  auto fd = OpenRegular(display);
+  if (!fd) return fd.error();
+  return cvm::probe::ReadPieces(fd->get(), display, cap, sink);
 }
 
 Result<std::string> HostRoot::ReadRange(std::string_view path,

@@ -80,6 +80,13 @@ class HostRoot {
   // error, not a truncated read. Other file types are refused.
   Result<std::string> ReadFile(std::string_view path,
                                std::size_t cap = kDefaultReadCap) const;
+  // ReadFile for large files read once (a dpkg status of 1 MB): hands the
+  // file to `sink` in pieces of at most 16 KiB (a piece may end mid-line)
+  // and returns the size; the same refusals and errors as ReadFile, and a
+  // file over `cap` is EFBIG after the pieces before it were handed on.
+  Result<std::uint64_t> ReadPieces(
+      std::string_view path, std::size_t cap,
+      const std::function<void(std::string_view)>& sink) const;
   // Reads `length` bytes of a regular file from `offset` (pread): fewer
   // when the file ends first. For formats read piecewise (ELF headers and
   // one section), so a large binary is never read whole. `length` above
