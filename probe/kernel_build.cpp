@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <vector>
 
+#include "probe/detail/text.h"
 #include "probe/fact_catalog.h"
 
 namespace cvm::probe {
@@ -164,14 +165,7 @@ void KernelConfigReader::Lines(std::string_view text) {
 }
 
 void KernelConfigReader::Feed(std::string_view piece) {
-  auto nl = piece.rfind('\n');
-  if (nl == std::string_view::npos) {
-    carry_ += piece;
-    return;
-  }
-  carry_ += piece.substr(0, nl + 1);
-  Lines(carry_);
-  carry_.assign(piece.substr(nl + 1));
+  detail::FeedPiece(carry_, piece, "\n", [this](std::string_view lines) { Lines(lines); });
 }
 
 std::map<std::string, std::string> KernelConfigReader::Finish() {

@@ -66,16 +66,8 @@ void DpkgStatusReader::Take(std::string_view stanzas) {
 }
 
 void DpkgStatusReader::Feed(std::string_view piece) {
-  // "\n\n" is always a blank line, where ParseDpkgStatus ends a stanza;
-  // the text after it waits for the next piece.
-  auto blank = piece.rfind("\n\n");
-  if (blank == std::string_view::npos) {
-    carry_ += piece;
-    return;
-  }
-  carry_ += piece.substr(0, blank + 1);
-  Take(carry_);
-  carry_.assign(piece.substr(blank + 1));
+  // "\n\n" is always a blank line, where ParseDpkgStatus ends a stanza.
+  detail::FeedPiece(carry_, piece, "\n\n", [this](std::string_view stanzas) { Take(stanzas); });
 }
 
 std::vector<Package> DpkgStatusReader::Finish() {
