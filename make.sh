@@ -22,7 +22,7 @@ TEST_PACKAGES=(
   kmod xz-utils zstd
   umockdev libumockdev-dev udev
   e2fsprogs xfsprogs btrfs-progs
-  libbenchmark-dev
+  libbenchmark-dev pciutils
   rpm dpkg-dev
   rsync iptables
   prometheus python3-yaml wrk prometheus-node-exporter

@@ -291,8 +291,9 @@ constexpr FactSpec kCatalog[] = {
      "Propagation of that mount: `shared`, `slave`, `shared,slave`, "
      "`private` or `unbindable`."},
     {kHostPathFreeBytes, T::kInt, "storage",
-     "statvfs(2) in a child process killed after a deadline; local "
-     "filesystem types only, live roots only",
+     "statvfs(2), local filesystem types only, live roots only; in a "
+     "child process killed after a deadline when a mount on the way may "
+     "hang",
      "Bytes available to unprivileged users (f_bavail * f_frsize, df's "
      "Avail)."},
     {kStorageNetworkFilesystems, T::kStringList, "storage",

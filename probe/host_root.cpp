@@ -105,10 +105,15 @@ Error RefusedType(std::string_view display, FileType type) {
                    EINVAL);
 }
 
-Result<std::string> ReadBounded(int fd, std::string_view display,
-                                std::size_t cap) {
-  std::string out;
+// Reads fd to its end in pieces of at most 16 KiB handed to `sink`; more
+// than `cap` bytes in all is EFBIG. One buffer on the stack serves every
+// piece, so a large file costs no large allocation (whose pages would each
+// fault in). Not a thread_local: civetweb's threads have small stacks,
+// and static TLS is carved out of every thread's stack.
+Result<std::uint64_t> ReadPieces(int fd, std::string_view display, std::size_t cap,
+                                 const std::function<void(std::string_view)>& sink) {
   char buf[16384];
+  std::uint64_t total = 0;
   for (;;) {
     ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0) {
@@ -116,14 +121,23 @@ Result<std::string> ReadBounded(int fd, std::string_view display,
       return ErrnoError(errno, std::string(display));
     }
     if (n == 0) break;
-    if (out.size() + static_cast<std::size_t>(n) > cap) {
+    if (total + static_cast<std::uint64_t>(n) > cap) {
       return MakeError(std::string(display),
                        "larger than the read cap of " + std::to_string(cap) +
                            " bytes (EFBIG)",
                        EFBIG);
     }
-    out.append(buf, static_cast<std::size_t>(n));
+    total += static_cast<std::uint64_t>(n);
+    sink(std::string_view(buf, static_cast<std::size_t>(n)));
   }
+  return total;
+}
+
+Result<std::string> ReadBounded(int fd, std::string_view display,
+                                std::size_t cap) {
+  std::string out;
+  auto r = ReadPieces(fd, display, cap, [&out](std::string_view piece) { out += piece; });
+  if (!r) return r.error();
   return out;
 }
 
@@ -220,7 +234,12 @@ Result<HostRoot::Resolved> HostRoot::ResolveFd(std::string_view path,
 // keeping a stack of the directories passed so ".." never goes through
 // the kernel and so never above the root.
 Result<HostRoot::Resolved> HostRoot::Walk(std::string_view display,
-                                          bool follow_last) const {
+                                          bool follow_last,
+                                          const LookupGate* gate) const {
+  auto refused = [&](std::string at) {
+    return MakeError(std::string(display), "not looked up: " + at, kLookupRefused);
+  };
+  if (gate != nullptr && !(*gate)("/")) return refused("/");
   std::deque<std::string> todo;
   for (auto& part : SplitPath(display)) todo.push_back(std::move(part));
   std::vector<UniqueFd> dirs;
@@ -238,6 +257,12 @@ Result<HostRoot::Resolved> HostRoot::Walk(std::string_view display,
         names.pop_back();
       }
       continue;
+    }
+    if (gate != nullptr) {
+      std::string next = names.empty() ? "" : JoinPath(names);
+      next += "/";
+      next += part;
+      if (!(*gate)(next)) return refused(next);
     }
     UniqueFd fd(::openat(dirs.back().get(), part.c_str(),
                          O_PATH | O_NOFOLLOW | O_CLOEXEC));
@@ -357,6 +382,15 @@ Result<std::string> HostRoot::ReadFile(std::string_view path,
   return ReadBounded(fd->get(), display, cap);
 }
 
+Result<std::uint64_t> HostRoot::ReadPieces(
+    std::string_view path, std::size_t cap,
+    const std::function<void(std::string_view)>& sink) const {
+  std::string display = NormalizeInRootPath(path);
+  auto fd = OpenRegular(display);
+  if (!fd) return fd.error();
+  return cvm::probe::ReadPieces(fd->get(), display, cap, sink);
+}
+
 Result<std::string> HostRoot::ReadRange(std::string_view path,
                                         std::uint64_t offset,
                                         std::size_t length) const {
@@ -460,6 +494,28 @@ Result<std::string> HostRoot::Resolve(std::string_view path) const {
   auto r = Walk(NormalizeInRootPath(path), /*follow_last=*/true);
   if (!r) return r.error();
   return r->canonical;
+}
+
+Result<std::string> HostRoot::Resolve(
+    std::string_view path,
+    const std::function<bool(std::string_view)>& may_look_up) const {
+  auto r = Walk(NormalizeInRootPath(path), /*follow_last=*/true, &may_look_up);
+  if (!r) return r.error();
+  return r->canonical;
+}
+
+Result<std::string> HostRoot::PathInProcess() const {
+  std::string link = "/proc/self/fd/" + std::to_string(state_->root_fd.get());
+  char target[4096];
+  ssize_t n = ::readlink(link.c_str(), target, sizeof target);
+  if (n < 0) return ErrnoError(errno, link);
+  if (static_cast<std::size_t>(n) >= sizeof target) return ErrnoError(ENAMETOOLONG, link);
+  std::string out(target, static_cast<std::size_t>(n));
+  // "/x (deleted)", or "anon_inode:..."-like names outside any path.
+  if (out.empty() || out.front() != '/' || out.ends_with(" (deleted)")) {
+    return MakeError(link, "the root has no path in this process: " + out, ENOENT);
+  }
+  return out;
 }
 
 bool HostRoot::HasProcfs() const {

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -79,6 +80,13 @@ class HostRoot {
   // error, not a truncated read. Other file types are refused.
   Result<std::string> ReadFile(std::string_view path,
                                std::size_t cap = kDefaultReadCap) const;
+  // ReadFile for large files read once (a dpkg status of 1 MB): hands the
+  // file to `sink` in pieces of at most 16 KiB (a piece may end mid-line)
+  // and returns the size; the same refusals and errors as ReadFile, and a
+  // file over `cap` is EFBIG after the pieces before it were handed on.
+  Result<std::uint64_t> ReadPieces(
+      std::string_view path, std::size_t cap,
+      const std::function<void(std::string_view)>& sink) const;
   // Reads `length` bytes of a regular file from `offset` (pread): fewer
   // when the file ends first. For formats read piecewise (ELF headers and
   // one section), so a large binary is never read whole. `length` above
@@ -97,6 +105,20 @@ class HostRoot {
   Result<std::string> ReadLink(std::string_view path) const;
   // The canonical in-root path a path resolves to ("/var/run" -> "/run").
   Result<std::string> Resolve(std::string_view path) const;
+  // Resolve, asking `may_look_up` before each lookup: with "/" before the
+  // first, then with the canonical in-root path of each component about to
+  // be looked up (links followed: "/var/run" asks "/var", "/var/run",
+  // then "/run"). When it answers false nothing more is looked up and the
+  // error has code kLookupRefused. The storage probe uses it to resolve in
+  // its own process only what sits on filesystems that cannot hang.
+  static constexpr int kLookupRefused = -1;
+  Result<std::string> Resolve(
+      std::string_view path,
+      const std::function<bool(std::string_view)>& may_look_up) const;
+  // The root's path in this process's mount namespace ("/", "/host",
+  // "/work/fixtures/x/root"), as the kernel names the open root
+  // (/proc/self/fd/N); an error when it has none (deleted, unreachable).
+  Result<std::string> PathInProcess() const;
   // True when `<root>/proc` is a mounted procfs, i.e. the root's /proc
   // describes the running kernel (a live host, not a folder or an image).
   bool HasProcfs() const;
@@ -122,7 +144,9 @@ class HostRoot {
 
   struct Resolved;
   Result<Resolved> ResolveFd(std::string_view path, bool follow_last) const;
-  Result<Resolved> Walk(std::string_view display, bool follow_last) const;
+  using LookupGate = std::function<bool(std::string_view)>;
+  Result<Resolved> Walk(std::string_view display, bool follow_last,
+                        const LookupGate* gate = nullptr) const;
   Result<Resolved> Openat2(std::string_view display, bool follow_last) const;
   Result<detail::UniqueFd> Reopen(const Resolved& r, std::string_view display,
                                   int flags) const;

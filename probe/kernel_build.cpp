@@ -2,9 +2,11 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <vector>
 
+#include "probe/detail/text.h"
 #include "probe/fact_catalog.h"
 
 namespace cvm::probe {
@@ -44,25 +46,32 @@ void ProbeConfig(const ProbeContext& ctx, const std::string* release,
   }
   for (const std::string& path : paths) {
     bool gz = path.ends_with(".gz");
-    auto data = ctx.root.ReadFile(path, gz ? kConfigGzCap : kConfigCap);
-    if (!data) {
-      if (data.error().code == ENOENT) continue;
-      out.AddError(data.error());
-      return;
-    }
-    std::string text;
+    // Read and parsed in pieces, keeping the options wanted: the text of
+    // a config is some 250 KB, whose pages would each fault in.
+    KernelConfigReader reader(kOptions);
+    auto feed = [&reader](std::string_view piece) { reader.Feed(piece); };
     if (gz) {
-      auto inflated = GunzipBounded(*data, kConfigCap);
+      auto data = ctx.root.ReadFile(path, kConfigGzCap);
+      if (!data) {
+        if (data.error().code == ENOENT) continue;
+        out.AddError(data.error());
+        return;
+      }
+      auto inflated = GunzipPieces(*data, kConfigCap, feed);
       if (!inflated) {
         out.AddError(MakeError(path, inflated.error().message));
         return;
       }
-      text = std::move(*inflated);
     } else {
-      text = std::move(*data);
+      auto read = ctx.root.ReadPieces(path, kConfigCap, feed);
+      if (!read) {
+        if (read.error().code == ENOENT) continue;
+        out.AddError(read.error());
+        return;
+      }
     }
-    auto config = ParseKernelConfig(text);
-    if (config.empty()) {
+    auto config = reader.Finish();
+    if (!reader.any_option()) {
       out.AddError(MakeError(path, "no CONFIG_ lines: not a kernel config"));
       return;
     }
@@ -114,34 +123,64 @@ void ProbeHeaders(const ProbeContext& ctx, const std::string& r,
 
 }  // namespace
 
+namespace {
+
+// One line of Kconfig output; calls set(name, value) for an option.
+template <typename Set>
+void ConfigLine(std::string_view line, Set&& set) {
+  constexpr std::string_view kNotSet = " is not set";
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (line.starts_with("# CONFIG_") && line.ends_with(kNotSet)) {
+    std::string_view name = line.substr(9, line.size() - 9 - kNotSet.size());
+    if (!name.empty() && name.find(' ') == std::string_view::npos) set(name, "n");
+    return;
+  }
+  if (!line.starts_with("CONFIG_")) return;
+  auto eq = line.find('=');
+  if (eq == std::string_view::npos || eq == 7) return;
+  set(line.substr(7, eq - 7), line.substr(eq + 1));
+}
+
+}  // namespace
+
 std::map<std::string, std::string> ParseKernelConfig(std::string_view text) {
   std::map<std::string, std::string> out;
-  constexpr std::string_view kNotSet = " is not set";
   while (!text.empty()) {
-    std::string_view line = NextLine(text);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.starts_with("# CONFIG_") && line.ends_with(kNotSet)) {
-      std::string_view name = line.substr(9, line.size() - 9 - kNotSet.size());
-      if (!name.empty() && name.find(' ') == std::string_view::npos) {
-        // Not `= "n"`: see ErrnoName in probe/host_root.cpp (g++ 12 -O3).
-        out.insert_or_assign(std::string(name), std::string("n"));
-      }
-      continue;
-    }
-    if (!line.starts_with("CONFIG_")) continue;
-    auto eq = line.find('=');
-    if (eq == std::string_view::npos || eq == 7) continue;
-    out[std::string(line.substr(7, eq - 7))] = std::string(line.substr(eq + 1));
+    ConfigLine(NextLine(text), [&](std::string_view name, std::string_view value) {
+      // Not `= "n"`: see ErrnoName in probe/host_root.cpp (g++ 12 -O3).
+      out.insert_or_assign(std::string(name), std::string(value));
+    });
   }
   return out;
 }
 
-Result<std::string> GunzipBounded(std::string_view gz, std::size_t cap) {
+void KernelConfigReader::Lines(std::string_view text) {
+  while (!text.empty()) {
+    ConfigLine(NextLine(text), [&](std::string_view name, std::string_view value) {
+      any_ = true;
+      if (std::find(wanted_.begin(), wanted_.end(), name) == wanted_.end()) return;
+      out_.insert_or_assign(std::string(name), std::string(value));
+    });
+  }
+}
+
+void KernelConfigReader::Feed(std::string_view piece) {
+  detail::FeedPiece(carry_, piece, "\n", [this](std::string_view lines) { Lines(lines); });
+}
+
+std::map<std::string, std::string> KernelConfigReader::Finish() {
+  Lines(carry_);
+  carry_.clear();
+  return std::move(out_);
+}
+
+Result<std::size_t> GunzipPieces(std::string_view gz, std::size_t cap,
+                                 const std::function<void(std::string_view)>& sink) {
   z_stream zs{};
   if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) {
     return MakeError("", "zlib: inflateInit2 failed");
   }
-  std::string out;
+  std::size_t total = 0;
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(gz.data()));
   zs.avail_in = static_cast<uInt>(gz.size());
   char buf[64 * 1024];
@@ -156,14 +195,22 @@ Result<std::string> GunzipBounded(std::string_view gz, std::size_t cap) {
                                             : "gzip stream is corrupt");
     }
     std::size_t n = sizeof buf - zs.avail_out;
-    if (out.size() + n > cap) {
+    if (total + n > cap) {
       inflateEnd(&zs);
       return MakeError("", "inflates to more than " + std::to_string(cap) +
                                " bytes", EFBIG);
     }
-    out.append(buf, n);
+    total += n;
+    sink(std::string_view(buf, n));
   }
   inflateEnd(&zs);
+  return total;
+}
+
+Result<std::string> GunzipBounded(std::string_view gz, std::size_t cap) {
+  std::string out;
+  auto r = GunzipPieces(gz, cap, [&out](std::string_view piece) { out += piece; });
+  if (!r) return r.error();
   return out;
 }
 

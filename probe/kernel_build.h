@@ -15,7 +15,9 @@
 // /proc/config.gz is tried.
 
 #include <cstddef>
+#include <functional>
 #include <map>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -29,8 +31,31 @@ namespace cvm::probe {
 // written (quotes included).
 std::map<std::string, std::string> ParseKernelConfig(std::string_view text);
 
+// ParseKernelConfig over text handed in pieces (a piece may end
+// mid-line), keeping only the options in `wanted`: a config is 8,000
+// lines, the probe wants 18. any_option() says whether the text had any
+// CONFIG_ line at all (wanted or not).
+class KernelConfigReader {
+ public:
+  explicit KernelConfigReader(std::span<const std::string_view> wanted) : wanted_(wanted) {}
+  void Feed(std::string_view piece);
+  std::map<std::string, std::string> Finish();
+  bool any_option() const { return any_; }
+
+ private:
+  void Lines(std::string_view text);
+  std::span<const std::string_view> wanted_;
+  std::string carry_;
+  std::map<std::string, std::string> out_;
+  bool any_ = false;
+};
+
 // Inflates a gzip stream, failing (not truncating) past `cap` bytes.
 Result<std::string> GunzipBounded(std::string_view gz, std::size_t cap);
+// The same, handing the output to `sink` in pieces of at most 64 KiB
+// instead of holding it; pieces before an error have been handed on.
+Result<std::size_t> GunzipPieces(std::string_view gz, std::size_t cap,
+                                 const std::function<void(std::string_view)>& sink);
 
 ProbeOutput ProbeKernelBuild(const ProbeContext& ctx) noexcept;
 

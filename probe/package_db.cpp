@@ -1,4 +1,7 @@
 #include "probe/package_db.h"
+
+#include <algorithm>
+
 #include "probe/detail/text.h"
 
 namespace cvm::probe {
@@ -52,6 +55,25 @@ std::vector<Package> ParseDpkgStatus(std::string_view text,
   });
   flush();
   return out;
+}
+
+void DpkgStatusReader::Take(std::string_view stanzas) {
+  for (auto& p : ParseDpkgStatus(stanzas, status_optional_)) {
+    if (std::find(wanted_.begin(), wanted_.end(), p.name) != wanted_.end()) {
+      out_.push_back(std::move(p));
+    }
+  }
+}
+
+void DpkgStatusReader::Feed(std::string_view piece) {
+  // "\n\n" is always a blank line, where ParseDpkgStatus ends a stanza.
+  detail::FeedPiece(carry_, piece, "\n\n", [this](std::string_view stanzas) { Take(stanzas); });
+}
+
+std::vector<Package> DpkgStatusReader::Finish() {
+  Take(carry_);
+  carry_.clear();
+  return std::move(out_);
 }
 
 std::vector<std::string> ParseDpkgList(std::string_view text) {

@@ -22,6 +22,25 @@ struct Package {
 // installed when `status_optional`.
 std::vector<Package> ParseDpkgStatus(std::string_view text,
                                      bool status_optional = false);
+// ParseDpkgStatus over a file handed in pieces (HostRoot::ReadPieces),
+// keeping only the packages named in `wanted`: the same packages as
+// ParseDpkgStatus of the whole text, filtered, without holding the text (a
+// node's status file is a megabyte; the runtime probe wants 15 packages).
+// Complete stanzas are parsed as soon as a blank line ends them.
+class DpkgStatusReader {
+ public:
+  DpkgStatusReader(const std::vector<std::string_view>& wanted, bool status_optional = false)
+      : wanted_(wanted), status_optional_(status_optional) {}
+  void Feed(std::string_view piece);
+  std::vector<Package> Finish();
+
+ private:
+  void Take(std::string_view stanzas);
+  std::vector<std::string_view> wanted_;
+  bool status_optional_;
+  std::string carry_;
+  std::vector<Package> out_;
+};
 // A dpkg info/<pkg>.list file: one absolute path per line.
 std::vector<std::string> ParseDpkgList(std::string_view text);
 // apk's /lib/apk/db/installed: P: name, V: version, A: arch, F: dir and

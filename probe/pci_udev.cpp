@@ -71,8 +71,11 @@ PciScan ReadPciDevicesFromUdev() {
     scan.errors.push_back(ErrnoError(errno, "udev_enumerate (subsystem pci)"));
     return scan;
   }
+  // Opened on the first display controller, not before: most nodes have
+  // none, and udev_hwdb_new maps and checks the whole hwdb.bin (10 MB).
   // No hwdb.bin (a minimal image) only means no model names.
-  UdevHwdbPtr hwdb(udev_hwdb_new(udev.get()));
+  UdevHwdbPtr hwdb;
+  bool hwdb_tried = false;
   udev_list_entry* entry = udev_enumerate_get_list_entry(en.get());
   for (; entry != nullptr; entry = udev_list_entry_get_next(entry)) {
     const char* syspath = udev_list_entry_get_name(entry);
@@ -99,6 +102,10 @@ PciScan ReadPciDevicesFromUdev() {
     d.device_id = *device;
     const char* driver = udev_device_get_driver(dev.get());
     d.driver = driver != nullptr ? driver : "";
+    if (!hwdb_tried) {
+      hwdb_tried = true;
+      hwdb.reset(udev_hwdb_new(udev.get()));
+    }
     d.model = ModelFromHwdb(hwdb.get(), d.vendor_id, d.device_id);
     scan.devices.push_back(std::move(d));
   }

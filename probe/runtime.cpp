@@ -164,10 +164,16 @@ class RuntimeProbe {
   }
 
   void LoadPackages() {
-    auto status = ctx_.root.ReadFile("/var/lib/dpkg/status", kStatusCap);
+    // Read in pieces, keeping the owner packages only: a node's status
+    // file is a megabyte, read once.
+    const std::vector<std::string_view> wanted(std::begin(kOwnerPackages),
+                                               std::end(kOwnerPackages));
+    DpkgStatusReader reader(wanted);
+    auto status = ctx_.root.ReadPieces("/var/lib/dpkg/status", kStatusCap,
+                                       [&reader](std::string_view piece) { reader.Feed(piece); });
     std::vector<Package> dpkg;
     if (status) {
-      dpkg = ParseDpkgStatus(*status);
+      dpkg = reader.Finish();
     } else if (status.error().code != ENOENT) {
       out_.AddError(status.error());
     }

@@ -5,10 +5,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <ctime>
+#include <functional>
 #include <optional>
 
 #include "probe/child.h"
 #include "probe/fact_catalog.h"
+#include "probe/lookup_gate.h"
 #include "probe/mountinfo.h"
 
 namespace cvm::probe {
@@ -39,13 +41,17 @@ struct PathAnswer {
   std::optional<Error> statvfs_error;
 };
 
-void Record(int fd, std::initializer_list<std::string_view> fields) {
+// Where an answer's records go: the pipe of a child, or a string when the
+// path is answered in the scan's own process.
+using Emit = std::function<void(std::initializer_list<std::string_view>)>;
+
+std::string Joined(std::initializer_list<std::string_view> fields) {
   std::string out;
   for (auto f : fields) {
     out += f;
     out += '\0';
   }
-  WriteAll(fd, out);
+  return out;
 }
 
 PathAnswer ParseAnswer(std::string_view text) {
@@ -74,39 +80,48 @@ PathAnswer ParseAnswer(std::string_view text) {
   return a;
 }
 
-void RecordError(int fd, std::string_view tag, const Error& e) {
-  Record(fd, {tag, std::to_string(e.code), e.path, e.message});
+void RecordError(const Emit& emit, std::string_view tag, const Error& e) {
+  emit({tag, std::to_string(e.code), e.path, e.message});
 }
 
-// Runs in the child: resolve, then (when asked) fstatvfs on an O_PATH fd
-// of the resolved directory. f_bavail * f_frsize is what df calls Avail.
-void AnswerInChild(int fd, const HostRoot& root, std::string_view path,
-                   const MountTable* table, const StorageOptions& options) {
-  auto resolved = root.Resolve(path);
+// Resolves, then (when asked) fstatvfs on an O_PATH fd of the resolved
+// directory. f_bavail * f_frsize is what df calls Avail. With a gate,
+// resolves only what the gate allows and returns false, having emitted
+// nothing, when it refused a lookup.
+bool Answer(const Emit& emit, const HostRoot& root, std::string_view path,
+            const MountTable* table, const StorageOptions& options,
+            const LookupGate* gate) {
+  auto resolved = gate == nullptr
+                      ? root.Resolve(path)
+                      : root.Resolve(path, [gate](std::string_view p) { return gate->Allows(p); });
+  if (!resolved && resolved.error().code == HostRoot::kLookupRefused) return false;
   if (!resolved) {
-    RecordError(fd, "E", resolved.error());
-    return;
+    RecordError(emit, "E", resolved.error());
+    return true;
   }
-  Record(fd, {"R", *resolved});
+  emit({"R", *resolved});
   const MountInfo* m = table ? FindMountFor(*table, *resolved) : nullptr;
-  if (m == nullptr) return;
+  if (m == nullptr) return true;
   bool local = IsLocalFsType(m->fstype) ||
                std::find(options.extra_local_types.begin(),
                          options.extra_local_types.end(),
                          m->fstype) != options.extra_local_types.end();
-  if (!local) return;
+  if (!local) return true;
+  // In-process, the gate has allowed every mount on the way to the
+  // resolved path, so this resolution and statfs stay on them too.
   auto dir = root.PinDirectory(*resolved);
   if (!dir) {
-    RecordError(fd, "G", dir.error());
-    return;
+    RecordError(emit, "G", dir.error());
+    return true;
   }
   struct statvfs sv;
   if (::fstatvfs(dir->fd.get(), &sv) != 0) {
-    RecordError(fd, "G", ErrnoError(errno, *resolved));
-    return;
+    RecordError(emit, "G", ErrnoError(errno, *resolved));
+    return true;
   }
-  Record(fd, {"F", std::to_string(static_cast<std::int64_t>(sv.f_bavail) *
-                                  static_cast<std::int64_t>(sv.f_frsize))});
+  emit({"F", std::to_string(static_cast<std::int64_t>(sv.f_bavail) *
+                            static_cast<std::int64_t>(sv.f_frsize))});
+  return true;
 }
 
 // kHostPathFstype with "<name>" -> "hostpath.var_lib.fstype".
@@ -166,29 +181,62 @@ ProbeOutput ProbeStorageWith(const ProbeContext& ctx,
                       (options.statvfs_without_procfs || ctx.root.HasProcfs());
     const MountTable* child_table = statvfs_ok ? table : nullptr;
     StringList network;
-    // One child per path, all at once: hung mounts under several paths
-    // cost one deadline, not one each.
+    // A child the scan can abandon is needed only where a lookup may block:
+    // a path whose every lookup (each component, links followed, and the
+    // stat and statfs of what it ends on) lands on a filesystem the
+    // kernel answers alone is resolved here, as LookupGate decides from
+    // this process's own mount table, the mounts these lookups really go
+    // through (the root's /proc may describe another namespace, or be a
+    // fixture's text). The gate is asked before each lookup, so a link to
+    // an NFS or FUSE mount stops the walk before it gets there, and the
+    // path goes to a child as before. What stays open is a mount made
+    // between reading the table and the lookup, a window of microseconds.
+    LookupGate gate = LookupGate::ForRoot(ctx.root);
+    std::vector<ChildRun> runs(std::size(kHostPaths));
+    std::vector<std::size_t> in_child;
+    for (std::size_t i = 0; i < std::size(kHostPaths); ++i) {
+      std::string text;
+      Emit to_text = [&text](std::initializer_list<std::string_view> f) { text += Joined(f); };
+      if (gate.AllowsAnything() &&
+          Answer(to_text, ctx.root, kHostPaths[i], child_table, options, &gate)) {
+        runs[i].output = std::move(text);
+        runs[i].clean_exit = true;
+      } else {
+        in_child.push_back(i);
+      }
+    }
+    // The rest: one child per path, all at once, so hung mounts under
+    // several paths cost one deadline, not one each. Records are written
+    // as each step ends, so a hang in statvfs still leaves the resolution.
     // Keyed by root and path: while the child of an earlier scan still
     // hangs on a path, no second one is forked for it (probe/child.h).
     std::vector<std::function<void(int)>> works;
     std::vector<std::string> keys;
-    for (std::string_view path : kHostPaths) {
-      works.push_back(
-          [&, path](int fd) { AnswerInChild(fd, ctx.root, path, child_table, options); });
+    for (std::size_t i : in_child) {
+      std::string_view path = kHostPaths[i];
+      works.push_back([&, path](int fd) {
+        Emit to_pipe = [fd](std::initializer_list<std::string_view> f) { WriteAll(fd, Joined(f)); };
+        Answer(to_pipe, ctx.root, path, child_table, options, nullptr);
+      });
       std::string key = "storage ";
       key += ctx.root.path();
       key += ' ';
       key += path;
       keys.push_back(std::move(key));
     }
-    auto runs = RunChildrenWithDeadline(works, options.statvfs_deadline, keys);
-    if (!runs) {
-      out.AddError(runs.error());
-      return;
+    if (!works.empty()) {
+      auto children = RunChildrenWithDeadline(works, options.statvfs_deadline, keys);
+      if (!children) {
+        out.AddError(children.error());
+        return;
+      }
+      for (std::size_t k = 0; k < in_child.size(); ++k) {
+        runs[in_child[k]] = std::move((*children)[k]);
+      }
     }
     for (std::size_t i = 0; i < std::size(kHostPaths); ++i) {
       std::string_view path = kHostPaths[i];
-      const ChildRun* run = &(*runs)[i];
+      const ChildRun* run = &runs[i];
       std::string name = HostPathName(path);
       auto set_mount = [&](const MountInfo& m) {
         out.Set(Named(kHostPathFstype, name), m.fstype, source);

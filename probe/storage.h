@@ -3,8 +3,11 @@
 // Reads: /proc/1/mountinfo, else /proc/self/mountinfo, else /proc/mounts
 //        (ReadMountTable; no propagation from the last);
 //        the paths of kHostPaths, resolved inside the root; statvfs of the
-//        local ones. Each path is answered by its own child process, all
-//        forked at once and killed at one shared deadline (probe/child.h).
+//        local ones. A path whose lookups land only on filesystems that
+//        cannot hang (LookupGate, from this process's own mounts) is
+//        answered in-process; each other path by its own child process,
+//        all forked at once and killed at one shared deadline
+//        (probe/child.h).
 // Facts: hostpath.<name>.{exists,resolved,fstype,source,mount_point,
 //        readonly,propagation,free_bytes}, storage.network_filesystems.
 // A path that does not exist is `.exists` false with no mount facts and no

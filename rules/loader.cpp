@@ -455,7 +455,9 @@ LoadResult LoadEmbedded(std::span<const DefaultRuleFile> files, std::string_view
 }
 }  // namespace
 
-LoadResult LoadDefaultRules() { return LoadEmbedded(DefaultRuleFiles(), "rules/default/"); }
+LoadResult LoadDefaultRulesFromYaml() {
+  return LoadEmbedded(DefaultRuleFiles(), "rules/default/");
+}
 
 LoadResult LoadClusterRules() { return LoadEmbedded(ClusterRuleFiles(), "rules/cluster/"); }
 
@@ -491,22 +493,6 @@ LoadResult LoadRulesPath(const std::string& path) {
     for (auto& e : one.errors) all.errors.push_back(std::move(e));
   }
   return all;
-}
-
-RuleSetLoad LoadRuleSet(const std::vector<std::string>& user_paths) {
-  RuleSetLoad out;
-  LoadResult defaults = LoadDefaultRules();
-  for (auto& r : defaults.rules) out.set.Upsert(std::move(r));
-  out.errors = defaults.errors;
-  for (const auto& p : user_paths) {
-    LoadResult user = LoadRulesPath(p);
-    for (auto& r : user.rules) out.set.Upsert(std::move(r));
-    for (auto& e : user.errors) out.errors.push_back(std::move(e));
-  }
-  // Disabled rules are dropped after overrides, so a user file can turn a
-  // default rule off by id.
-  std::erase_if(out.set.rules, [](const Rule& r) { return !r.enabled; });
-  return out;
 }
 
 }  // namespace cvm::rules

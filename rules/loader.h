@@ -29,11 +29,14 @@ struct LoadResult {
 // Parses one file's text; `file` names it in errors and in Rule::file.
 LoadResult LoadRulesText(std::string_view text, const std::string& file);
 
-// The default rule set compiled into the binary (rules/default/*.yaml).
-// Its load errors are a bug, caught by a test.
+// The default rule set compiled into the binary: rules/default/*.yaml as
+// the loader reads them, turned into C++ at build time (rules/rules_cpp.h),
+// so no YAML is parsed at start. Never has errors: they fail the build.
 LoadResult LoadDefaultRules();
-// The cluster checks compiled in (rules/cluster/*.yaml), judged by
-// `cvm-preflight report` over the cluster.* facts. Same rule language.
+// The same files parsed from their YAML text now (the build step, tests).
+LoadResult LoadDefaultRulesFromYaml();
+// The cluster checks (rules/cluster/*.yaml), parsed from their embedded
+// YAML when `cvm-preflight report` first judges the cluster.* facts.
 LoadResult LoadClusterRules();
 
 // Every *.yaml / *.yml in a directory (sorted), or one file. User files.

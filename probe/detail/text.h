@@ -2,6 +2,7 @@
 // Small text helpers shared by the parsers of host files.
 
 #include <cctype>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -14,6 +15,22 @@ inline std::string_view TrimSpace(std::string_view s) {
   while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
   while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
   return s;
+}
+
+// For parsers fed a file in pieces: appends `piece` to `carry` and, when
+// the piece holds `end`, hands `take` the carried text up to the first
+// character of the last `end` (so "\n" ends on whole lines, "\n\n" on
+// whole stanzas), keeping the rest for the next piece.
+template <typename Take>
+void FeedPiece(std::string& carry, std::string_view piece, std::string_view end, Take&& take) {
+  auto at = piece.rfind(end);
+  if (at == std::string_view::npos) {
+    carry += piece;
+    return;
+  }
+  carry += piece.substr(0, at + 1);
+  take(std::string_view(carry));
+  carry.assign(piece.substr(at + 1));
 }
 
 // The lines of a text, without their '\n'; a final newline adds no line.

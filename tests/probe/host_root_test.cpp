@@ -10,6 +10,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -301,6 +305,58 @@ TEST_P(HostRootTest, PinDirectoryGivesAUsablePath) {
 }
 
 TEST_P(HostRootTest, AFolderRootHasNoProcfs) { EXPECT_FALSE(Root().HasProcfs()); }
+
+// The gated Resolve (the storage probe's in-process path) asks before
+// every lookup, with canonical in-root paths, links followed.
+TEST(HostRootGatedResolve, AsksBeforeEachLookupWithCanonicalPaths) {
+  TempTree t;
+  t.Mkdir("run/lock");
+  t.Symlink("var/run", "../run");
+  auto root = HostRoot::Open(t.path());
+  ASSERT_TRUE(root);
+  std::vector<std::string> asked;
+  auto r = root->Resolve("/var/run/lock", [&](std::string_view p) {
+    asked.emplace_back(p);
+    return true;
+  });
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(*r, "/run/lock");
+  EXPECT_EQ(asked, (std::vector<std::string>{"/", "/var", "/var/run", "/run", "/run/lock"}));
+}
+
+TEST(HostRootGatedResolve, ARefusalStopsTheWalkBeforeTheLookup) {
+  TempTree t;
+  t.Mkdir("run");
+  t.Symlink("var/run", "/run");
+  auto root = HostRoot::Open(t.path());
+  ASSERT_TRUE(root);
+  std::vector<std::string> asked;
+  auto r = root->Resolve("/var/run/missing", [&](std::string_view p) {
+    asked.emplace_back(p);
+    return p != "/run";
+  });
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, HostRoot::kLookupRefused);
+  EXPECT_EQ(asked.back(), "/run") << "nothing is looked up after a refusal";
+  // Without a refusal the same path is an ordinary ENOENT.
+  auto plain = root->Resolve("/var/run/missing", [](std::string_view) { return true; });
+  ASSERT_FALSE(plain);
+  EXPECT_EQ(plain.error().code, ENOENT);
+}
+
+TEST(HostRootPathInProcess, NamesTheOpenRoot) {
+  TempTree t;
+  auto root = HostRoot::Open(t.path());
+  ASSERT_TRUE(root);
+  auto where = root->PathInProcess();
+  ASSERT_TRUE(where) << where.error().message;
+  char real[4096];
+  ASSERT_NE(::realpath(t.path().c_str(), real), nullptr);
+  EXPECT_EQ(*where, real);
+  auto slash = HostRoot::Open("/");
+  ASSERT_TRUE(slash);
+  EXPECT_EQ(*slash->PathInProcess(), "/");
+}
 
 INSTANTIATE_TEST_SUITE_P(Resolvers, HostRootTest,
                          ::testing::Values(Resolver::kWalk, Resolver::kOpenat2),

@@ -154,3 +154,60 @@ TEST(KernelBuildProbe, DanglingBuildLinkIsNoHeaders) {
 
 }  // namespace
 }  // namespace cvm::probe
+
+namespace cvm::probe {
+namespace {
+
+// The piecewise reader keeps what ParseKernelConfig gives for the wanted
+// options, however the text is cut; any_option() sees unwanted lines too.
+TEST(KernelConfigReader, SameAsTheWholeParseFilteredForEveryPieceSize) {
+  const std::string text =
+      "#\n# Automatically generated file; DO NOT EDIT.\n#\nCONFIG_USER_NS=y\r\n"
+      "# CONFIG_AUFS_FS is not set\nCONFIG_OVERLAY_FS=m\nCONFIG_NR_CPUS=64\n"
+      "CONFIG_LOCALVERSION=\"-fc\"\n# CONFIG_FUSE_FS is not set\nCONFIG_USER_NS=m";
+  constexpr std::string_view kWanted[] = {"USER_NS", "OVERLAY_FS", "FUSE_FS", "VETH"};
+  std::map<std::string, std::string> want;
+  for (const auto& [k, v] : ParseKernelConfig(text)) {
+    for (auto w : kWanted) {
+      if (k == w) want[k] = v;
+    }
+  }
+  ASSERT_EQ(want.size(), 3u);
+  EXPECT_EQ(want["USER_NS"], "m");
+  for (std::size_t size = 1; size <= text.size(); ++size) {
+    SCOPED_TRACE(size);
+    KernelConfigReader reader(kWanted);
+    for (std::size_t at = 0; at < text.size(); at += size) {
+      reader.Feed(std::string_view(text).substr(at, size));
+    }
+    EXPECT_EQ(reader.Finish(), want);
+    EXPECT_TRUE(reader.any_option());
+  }
+  KernelConfigReader none(kWanted);
+  none.Feed("CONFIG_NR_CPUS=64\n");
+  EXPECT_TRUE(none.Finish().empty());
+  EXPECT_TRUE(none.any_option()) << "a config, only without the options wanted";
+  KernelConfigReader not_config(kWanted);
+  not_config.Feed("hello\n# comment\n");
+  EXPECT_FALSE(not_config.any_option());
+}
+
+TEST(GunzipPieces, HandsOnWhatGunzipBoundedReturns) {
+  // "hello\n" gzipped (gzip -n).
+  const unsigned char gz[] = {0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03,
+                              0xcb, 0x48, 0xcd, 0xc9, 0xc9, 0xe7, 0x02, 0x00, 0x20, 0x30,
+                              0x3a, 0x36, 0x06, 0x00, 0x00, 0x00};
+  std::string_view in(reinterpret_cast<const char*>(gz), sizeof gz);
+  std::string got;
+  auto n = GunzipPieces(in, 100, [&](std::string_view p) { got += p; });
+  ASSERT_TRUE(n) << n.error().message;
+  EXPECT_EQ(*n, 6u);
+  EXPECT_EQ(got, "hello\n");
+  EXPECT_EQ(*GunzipBounded(in, 100), got);
+  auto small = GunzipPieces(in, 3, [](std::string_view) {});
+  ASSERT_FALSE(small);
+  EXPECT_EQ(small.error().code, EFBIG);
+}
+
+}  // namespace
+}  // namespace cvm::probe

@@ -105,6 +105,35 @@ TEST(DpkgStatusParse, DistrolessStanzaWithoutStatus) {
   EXPECT_EQ(ParseDpkgStatus(text, /*status_optional=*/true).size(), 1u);
 }
 
+// The piecewise reader gives what the whole-text parse gives, filtered to
+// the wanted names, however the text is cut (mid-line, mid-stanza, at a
+// blank line, one byte at a time).
+TEST(DpkgStatusReader, SameAsTheWholeParseFilteredForEveryPieceSize) {
+  const std::string text =
+      "Package: containerd.io\nStatus: install ok installed\nArchitecture: amd64\n"
+      "Version: 1.5.11-1\nDescription: x\n more\n\n"
+      "Package: bash\nStatus: install ok installed\nVersion: 5.2\n\n\n"
+      "Package: runc\nStatus: deinstall ok config-files\nVersion: 1.1\n\n"
+      "Package: runc\nStatus: install ok installed\nArchitecture: arm64\nVersion: 1.1.5\n";
+  const std::vector<std::string_view> wanted = {"containerd.io", "runc"};
+  std::vector<Package> want;
+  for (auto& p : ParseDpkgStatus(text)) {
+    if (p.name != "bash") want.push_back(p);
+  }
+  ASSERT_EQ(want.size(), 2u);
+  for (std::size_t size = 1; size <= text.size(); ++size) {
+    SCOPED_TRACE(size);
+    DpkgStatusReader reader(wanted);
+    for (std::size_t at = 0; at < text.size(); at += size) {
+      reader.Feed(std::string_view(text).substr(at, size));
+    }
+    EXPECT_EQ(reader.Finish(), want);
+  }
+  DpkgStatusReader optional(wanted, /*status_optional=*/true);
+  optional.Feed("Package: runc\nVersion: 1.1.5+ds1-1\n");
+  EXPECT_EQ(optional.Finish().size(), 1u);
+}
+
 TEST(DpkgListParse, PathsOnly) {
   EXPECT_EQ(ParseDpkgList("/.\n/usr\n/usr/bin\n/usr/bin/runc\n\n"),
             (std::vector<std::string>{"/.", "/usr", "/usr/bin", "/usr/bin/runc"}));

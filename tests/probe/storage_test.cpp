@@ -14,6 +14,7 @@
 
 #include "probe/child.h"
 #include "probe/fact_catalog.h"
+#include "probe/lookup_gate.h"
 #include "probe/mountinfo.h"
 #include "tests/support/hung_fuse.h"
 #include "tests/support/temp_tree.h"
@@ -181,6 +182,84 @@ TEST(RunChildrenWithDeadline, NoWorksIsNoChildren) {
   auto runs = RunChildrenWithDeadline({}, 100ms);
   ASSERT_TRUE(runs);
   EXPECT_TRUE(runs->empty());
+}
+
+// LookupGate: this process's mounts decide which lookups may block.
+MountTable Mounts(std::string_view text) { return ParseMountInfo(text); }
+
+constexpr std::string_view kOwnMounts =
+    "21 1 8:1 / / rw - ext4 /dev/sda1 rw\n"
+    "22 21 0:20 / /proc rw - proc proc rw\n"
+    "30 21 0:25 / /run rw - tmpfs tmpfs rw\n"
+    "40 21 259:1 / /var/lib rw - xfs /dev/nvme1n1p1 rw\n"
+    "41 40 0:51 / /var/lib/kubelet rw - nfs4 10.0.0.5:/export rw\n"
+    "42 40 0:77 / /var/lib/sysboxfs rw - fuse sysbox-fs rw\n"
+    "43 21 0:78 / /mnt/auto rw - autofs systemd-1 rw\n";
+
+TEST(LookupGate, AllowsWhatSitsOnLocalAndPseudoFilesystemsOnly) {
+  LookupGate gate(Mounts(kOwnMounts), "/");
+  struct Row { std::string_view path; bool allowed; };
+  for (const Row& r : {Row{"/", true}, Row{"/var/lib", true}, Row{"/var/lib/docker", true},
+                       Row{"/run", true}, Row{"/proc/1", true},
+                       Row{"/var/lib/kubelet", false}, Row{"/var/lib/kubelet/pods", false},
+                       Row{"/var/lib/sysboxfs", false}, Row{"/mnt/auto", false},
+                       Row{"/mnt/auto/x", false},
+                       // component-wise: a longer name is another path
+                       Row{"/var/lib/kubelet2", true}, Row{"/var/lib/sysboxfs.d", true}}) {
+    SCOPED_TRACE(r.path);
+    EXPECT_EQ(gate.Allows(r.path), r.allowed);
+  }
+}
+
+TEST(LookupGate, MapsInRootPathsThroughTheRootsPath) {
+  LookupGate gate(Mounts(kOwnMounts), "/var/lib");
+  EXPECT_TRUE(gate.Allows("/"));
+  EXPECT_TRUE(gate.Allows("/docker"));
+  EXPECT_FALSE(gate.Allows("/kubelet"));
+  EXPECT_FALSE(gate.Allows("/kubelet/x"));
+  // A root inside a blocking mount: even its own directory is refused.
+  LookupGate under(Mounts(kOwnMounts), "/var/lib/kubelet/pods");
+  EXPECT_FALSE(under.Allows("/"));
+  EXPECT_FALSE(under.Allows("/etc"));
+}
+
+TEST(LookupGate, EveryMountOnTheWayCountsNotOnlyTheTopOne) {
+  // tmpfs on /var/lib/docker, then a FUSE filesystem mounted over /var/lib
+  // hides it: the lookup of /var/lib/docker goes through the FUSE one.
+  LookupGate gate(Mounts("21 1 8:1 / / rw - ext4 /dev/sda1 rw\n"
+                         "30 21 0:25 / /var/lib/docker rw - tmpfs tmpfs rw\n"
+                         "31 21 0:26 / /var/lib rw - fuse.sshfs host:/ rw\n"),
+                  "/");
+  EXPECT_FALSE(gate.Allows("/var/lib/docker"));
+  EXPECT_TRUE(gate.Allows("/usr"));
+}
+
+TEST(LookupGate, ABlockingRootMountOrNoTableAllowsNothing) {
+  LookupGate nfs_root(Mounts("21 1 0:51 / / rw - nfs 10.0.0.5:/root rw\n"), "/");
+  EXPECT_FALSE(nfs_root.Allows("/"));
+  EXPECT_FALSE(nfs_root.Allows("/etc"));
+  LookupGate none;
+  EXPECT_FALSE(none.AllowsAnything());
+  EXPECT_FALSE(none.Allows("/etc"));
+  LookupGate unknown(Mounts("21 1 8:1 / / rw - ext4 /dev/sda1 rw\n"
+                            "30 21 0:25 / /data rw - newfs x rw\n"),
+                     "/");
+  EXPECT_FALSE(unknown.Allows("/data/x")) << "an unknown type may block";
+  EXPECT_TRUE(unknown.Allows("/etc"));
+}
+
+TEST(LookupGate, ForRootReadsThisProcesssMounts) {
+  TempTree t;
+  auto root = HostRoot::Open(t.path());
+  ASSERT_TRUE(root);
+  LookupGate gate = LookupGate::ForRoot(*root);
+  ASSERT_TRUE(gate.AllowsAnything());
+  // The test's temporary folder is on a disk or tmpfs here; a machine
+  // whose /tmp is on NFS would refuse, which is the point.
+  std::ifstream in("/proc/self/mountinfo");
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  LookupGate same(ParseMountInfo(text), *root->PathInProcess());
+  EXPECT_EQ(gate.Allows("/x"), same.Allows("/x"));
 }
 
 Facts Scan(const TempTree& t, const StorageOptions& options = {}) {

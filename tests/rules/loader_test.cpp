@@ -1,8 +1,11 @@
 // Bad rule files, each with its exact error; overrides and disabling.
 #include "rules/loader.h"
 
+#include <functional>
+
 #include <gtest/gtest.h>
 
+#include "rules/rules_cpp.h"
 #include "tests/support/temp_tree.h"
 
 namespace cvm::rules {
@@ -87,6 +90,70 @@ TEST(LoadRules, DefaultSetLoadsCleanlyAndEveryRuleHasSources) {
     EXPECT_FALSE(rule.sources.empty()) << rule.id;
     EXPECT_FALSE(rule.title.empty()) << rule.id;
     EXPECT_FALSE(rule.reason.empty()) << rule.id;
+  }
+}
+
+// The compiled form the binary starts with is the YAML as the loader reads
+// it: every field of every rule and condition (RulesAsCpp writes them all),
+// and the compiled `matches` conditions have their regex.
+TEST(LoadRules, CompiledDefaultRulesAreTheYamlAsLoaded) {
+  LoadResult yaml = LoadDefaultRulesFromYaml();
+  ASSERT_TRUE(yaml.ok());
+  LoadResult compiled = LoadDefaultRules();
+  ASSERT_TRUE(compiled.ok());
+  ASSERT_EQ(compiled.rules.size(), yaml.rules.size());
+  EXPECT_EQ(RulesAsCpp(compiled.rules), RulesAsCpp(yaml.rules));
+  int regexes = 0;
+  std::function<void(const Condition&)> check = [&](const Condition& c) {
+    if (c.op == Op::kMatches) {
+      ++regexes;
+      EXPECT_NE(c.regex, nullptr) << c.pattern;
+    }
+    for (const auto& child : c.children) check(child);
+  };
+  for (const auto& r : compiled.rules) {
+    check(r.expect);
+    if (r.when) check(*r.when);
+  }
+  EXPECT_GT(regexes, 0);
+}
+
+// RulesAsCpp writes every field: a rule differing in any one of them is
+// written differently.
+TEST(RulesAsCpp, EveryFieldIsWritten) {
+  Rule base;
+  base.id = "a";
+  base.expect = detail::MakeCondition(Op::kEq, "kernel.release", {detail::StringLiteral("x")},
+                                      std::nullopt, "", {});
+  std::vector<std::function<void(Rule&)>> changes = {
+      [](Rule& r) { r.id = "b"; },
+      [](Rule& r) { r.title = "t"; },
+      [](Rule& r) { r.reason = "R"; },
+      [](Rule& r) { r.severity = Severity::kInfo; },
+      [](Rule& r) { r.profile_severity["coder-v2"] = Severity::kWarning; },
+      [](Rule& r) { r.verdicts = {"cvm"}; },
+      [](Rule& r) { r.profiles = {"coder-v2"}; },
+      [](Rule& r) { r.when = r.expect; },
+      [](Rule& r) { r.expect.op = Op::kNe; },
+      [](Rule& r) { r.expect.fact = "os.id"; },
+      [](Rule& r) { r.expect.values = {detail::IntLiteral(3)}; },
+      [](Rule& r) { r.expect.values = {detail::BoolLiteral(true)}; },
+      [](Rule& r) { r.expect.scheme = VersionScheme::kKernel; },
+      [](Rule& r) { r.expect.pattern = "^x"; },
+      [](Rule& r) { r.expect.children = {r.expect}; },
+      [](Rule& r) { r.fix = "f"; },
+      [](Rule& r) { r.rationale = "why"; },
+      [](Rule& r) { r.sources = {"s"}; },
+      [](Rule& r) { r.enabled = false; },
+      [](Rule& r) { r.file = "f.yaml"; },
+      [](Rule& r) { r.line = 7; },
+  };
+  const std::string written = RulesAsCpp({base});
+  for (std::size_t i = 0; i < changes.size(); ++i) {
+    SCOPED_TRACE(i);
+    Rule r = base;
+    changes[i](r);
+    EXPECT_NE(RulesAsCpp({r}), written);
   }
 }
 
