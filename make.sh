@@ -2,6 +2,8 @@
 # One entry point for people and CI (README.md):
 #   ./make.sh scan [SCAN OPTIONS]   set up, build, scan this machine
 #   ./make.sh test                  set up, build, run every test
+#   ./make.sh deps                  only install what the build needs
+#                                   (the Dockerfile's build stage)
 # Each installs the Debian packages it is missing (as root, or through
 # sudo), configures once and builds incrementally into build/.
 set -euo pipefail
@@ -18,6 +20,9 @@ BUILD_PACKAGES=(
   libyaml-cpp-dev libtomlplusplus-dev librpm-dev libcurl4-openssl-dev
   libcivetweb-dev libssl-dev libcrypt-dev
 )
+# The container image's root filesystem (image/make_rootfs.sh): readelf
+# and strip, dpkg-query for the licences, the CA bundle.
+IMAGE_PACKAGES=(binutils dpkg ca-certificates)
 TEST_PACKAGES=(
   kmod xz-utils zstd
   umockdev libumockdev-dev udev
@@ -27,6 +32,7 @@ TEST_PACKAGES=(
   rsync iptables
   prometheus python3-yaml wrk prometheus-node-exporter
   python3 openssl curl apache2-utils
+  buildah umoci "${IMAGE_PACKAGES[@]}"
 )
 
 install_missing() {
@@ -92,6 +98,9 @@ case "$cmd" in
     cd build
     exec ctest --output-on-failure -j2 "$@"
     ;;
+  deps)
+    install_missing "${BUILD_PACKAGES[@]}" "${IMAGE_PACKAGES[@]}"
+    ;;
   sanitize)
     # Not part of `test` (CI): the clang tree takes some 25 minutes to
     # build on two cores.
@@ -99,7 +108,7 @@ case "$cmd" in
     sanitize
     ;;
   *)
-    echo "usage: ./make.sh scan [OPTIONS] | ./make.sh test [CTEST OPTIONS] | ./make.sh sanitize" >&2
+    echo "usage: ./make.sh scan [OPTIONS] | ./make.sh test [CTEST OPTIONS] | ./make.sh deps | ./make.sh sanitize" >&2
     exit 2
     ;;
 esac
