@@ -318,6 +318,12 @@ int RunExplain(Args& args, std::ostream& out, std::ostream& err) {
   if (id.empty()) return Usage(err, "explain: name a rule id (see 'cvm-preflight rules list')");
   rules::RuleSetLoad loaded = rules::LoadRuleSet(paths);
   const rules::Rule* r = loaded.set.Find(id);
+  // The cluster checks of `cvm-preflight report` (rules/cluster/) too.
+  rules::RuleSet cluster;
+  if (r == nullptr) {
+    for (auto& c : rules::LoadClusterRules().rules) cluster.Upsert(std::move(c));
+    r = cluster.Find(id);
+  }
   if (r == nullptr) {
     err << "cvm-preflight: explain: no rule '" << id
         << "' (see 'cvm-preflight rules list')\n";

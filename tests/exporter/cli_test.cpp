@@ -141,6 +141,10 @@ TEST(Cli, RulesListAndExplain) {
   EXPECT_NE(ex.out.find("Checks:    selinux.mode not in [enforcing]"), std::string::npos)
       << ex.out;
   EXPECT_NE(ex.out.find("Sources:"), std::string::npos);
+  CliRun cluster = Cli({"explain", "cluster-sysbox-runtimeclass"});
+  EXPECT_EQ(cluster.code, kExitOk) << cluster.err;
+  EXPECT_NE(cluster.out.find("Defined in rules/cluster/cluster.yaml"), std::string::npos)
+      << cluster.out;
   CliRun missing = Cli({"explain", "no-such-rule"});
   EXPECT_EQ(missing.code, kExitFalse);
 }
