@@ -517,8 +517,8 @@ json ReportToJson(const ReportView& v) {
                 {"verdicts", std::move(counts)}}}};
   if (v.cluster != nullptr) {
     json verdicts = json::object();
-    for (const auto& vr : v.cluster->verdicts) {
-      if (vr.name == "cvm") verdicts["cvm"] = {{"value", rules::TriName(vr.value)}, {"because", vr.because}};
+    if (const auto* cvm = v.cluster->Verdict("cvm")) {
+      verdicts["cvm"] = {{"value", rules::TriName(cvm->value)}, {"because", cvm->because}};
     }
     json c = {{"profile", v.cluster->profile},
               {"verdicts", std::move(verdicts)},

@@ -260,21 +260,16 @@ int RunPruneCommand(Args& args, std::ostream& out, std::ostream& err) {
       continue;
     }
     const std::string path = "/api/v1/nodes/" + kube::EscapeComponent(plan.node);
-    bool ok = true;
-    if (!plan.metadata.is_null()) {
-      auto r = (*client)->Patch(path, kube::PatchType::kMerge, plan.metadata, po);
-      if (!r && r.error().code != 404) {
-        err << "cvm-preflight: prune: " << r.error().path << ": " << r.error().message << "\n";
-        ok = false;
-      }
-    }
-    if (ok && !plan.status.is_null()) {
-      auto r = (*client)->Patch(path + "/status", kube::PatchType::kStrategicMerge, plan.status, po);
-      if (!r && r.error().code != 404) {
-        err << "cvm-preflight: prune: " << r.error().path << ": " << r.error().message << "\n";
-        ok = false;
-      }
-    }
+    // A node deleted meanwhile (404) has nothing left to prune.
+    auto patch = [&](const std::string& p, kube::PatchType type, const nlohmann::json& body) {
+      if (body.is_null()) return true;
+      auto r = (*client)->Patch(p, type, body, po);
+      if (r || r.error().code == 404) return true;
+      err << "cvm-preflight: prune: " << r.error().path << ": " << r.error().message << "\n";
+      return false;
+    };
+    bool ok = patch(path, kube::PatchType::kMerge, plan.metadata) &&
+              patch(path + "/status", kube::PatchType::kStrategicMerge, plan.status);
     if (ok) {
       out << "node/" << plan.node << ": removed " << list << "\n";
       ++changed;
