@@ -108,6 +108,15 @@ CVM_PREFLIGHT_INTERVAL=5m; the command line wins):
                         verdict is true, so Sysbox's installer DaemonSet
                         installs Sysbox there; removed only if this agent
                         set it and Sysbox is not installed (docs/labels.md)
+  --publish-labels WHERE
+                        node (default): the labels and annotations on the
+                        node; nodefeature: on a node-feature-discovery
+                        NodeFeature object named after the node, in
+                        --nodefeature-namespace, for NFD's master to copy
+                        to the node (the condition and Events as before)
+  --nodefeature-namespace NS
+                        Where the NodeFeature goes (default $POD_NAMESPACE,
+                        the downward API's metadata.namespace)
   --heartbeat D         How often the CVMReady condition's heartbeat is
                         refreshed when nothing changed (default 1h)
   --api-timeout D       One API request's timeout (default 30s)
@@ -311,6 +320,10 @@ bool Agent::StartPublisher() {
       log_.Info("publishing to the Kubernetes API",
                 {{"server", client->config().server}, {"source", client->config().source},
                  {"node", o_.node_name}, {"label_prefix", o_.label_prefix},
+                 {"labels_on", o_.nodefeature_namespace.empty()
+                                   ? std::string("node")
+                                   : "nodefeature " + o_.nodefeature_namespace + "/" +
+                                         o_.node_name},
                  {"dry_run", o_.no_publish}});
     }
   }
@@ -318,6 +331,7 @@ bool Agent::StartPublisher() {
   po.node_name = o_.node_name;
   po.prefix = o_.label_prefix;
   po.sysbox_install_label = o_.sysbox_install_label;
+  po.nodefeature_namespace = o_.nodefeature_namespace;
   po.heartbeat = std::chrono::duration_cast<std::chrono::seconds>(o_.heartbeat);
   publisher_ = std::make_unique<NodePublisher>(std::move(client), po, o_.no_publish, log_,
                                                registry_);
@@ -673,12 +687,16 @@ int RunAgentCommand(Args& args, std::ostream& out, std::ostream& err) {
   const char* kValueFlags[] = {"--root", "--listen", "--interval", "--scan-timeout",
                                "--rules", "--profile", "--node-name", "--log-level",
                                "--rules-check", "--web-config", "--kubeconfig",
-                               "--label-prefix", "--heartbeat", "--api-timeout"};
+                               "--label-prefix", "--heartbeat", "--api-timeout",
+                               "--publish-labels", "--nodefeature-namespace"};
   for (const char* f : kValueFlags) {
     if (auto v = Env(EnvName(f))) values[f] = *v;
   }
   if (!values.count("--node-name")) {
     if (auto v = Env("NODE_NAME")) values["--node-name"] = *v;
+  }
+  if (!values.count("--nodefeature-namespace")) {
+    if (auto v = Env("POD_NAMESPACE")) values["--nodefeature-namespace"] = *v;
   }
   std::vector<std::string> rules_env;
   if (values.count("--rules")) {
@@ -746,6 +764,23 @@ int RunAgentCommand(Args& args, std::ostream& out, std::ostream& err) {
   if (values.count("--node-name")) o.node_name = values["--node-name"];
   if (values.count("--web-config")) o.web_config = values["--web-config"];
   if (values.count("--kubeconfig")) o.kubeconfig = values["--kubeconfig"];
+  if (values.count("--publish-labels")) {
+    const std::string& where = values["--publish-labels"];
+    if (where == "nodefeature") {
+      o.nodefeature_namespace = values["--nodefeature-namespace"];
+      if (o.nodefeature_namespace.empty()) {
+        return usage("--publish-labels nodefeature needs the namespace of the NodeFeature: "
+                     "--nodefeature-namespace or POD_NAMESPACE (the downward API's "
+                     "metadata.namespace)");
+      }
+      if (o.sysbox_install_label) {
+        return usage("--sysbox-install-label needs --publish-labels node: through "
+                     "node-feature-discovery the label would get NFD's prefix");
+      }
+    } else if (where != "node") {
+      return usage("--publish-labels must be node or nodefeature, not '" + where + "'");
+    }
+  }
   if (values.count("--label-prefix")) {
     auto p = CheckLabelPrefix(values["--label-prefix"]);
     if (!p) return usage(p.error().path + ": " + p.error().message);

@@ -34,6 +34,9 @@ struct AgentOptions {
   std::string kubeconfig;
   bool no_publish = false;  // read the node, log what would be written
   bool sysbox_install_label = false;  // also sysbox-install=yes while cvm is true
+  // --publish-labels nodefeature: the NodeFeature's namespace; empty:
+  // labels on the node (node_publisher.h, PublishOptions).
+  std::string nodefeature_namespace;
   std::string label_prefix = "cvm-preflight.dev/";
   std::chrono::milliseconds heartbeat = std::chrono::hours(1);
   std::chrono::milliseconds api_timeout = std::chrono::seconds(30);

@@ -121,11 +121,69 @@ NodeRow ReadNodeRow(const json& node, const ReportOptions& o, SystemTime now) {
   return row;
 }
 
-Fleet BuildFleet(const std::vector<json>& nodes, const ReportOptions& o, SystemTime now) {
+std::map<std::string, std::string> OverlayNodeFeatures(std::vector<json>& nodes,
+                                                       const std::vector<json>& features,
+                                                       std::string_view prefix) {
+  std::map<std::string, std::string> problems;
+  std::map<std::string, json*> by_name;
+  for (auto& n : nodes) by_name[Str(Field(n, "metadata"), "name")] = &n;
+  const std::string pre(prefix);
+  const std::string report_key = pre + std::string(kReportAnnotation);
+  for (const auto& f : features) {
+    const json& meta = Field(f, "metadata");
+    std::string node_name =
+        StringAt(MapAt(f, "metadata", "labels"), std::string(kNodeFeatureNodeLabel))
+            .value_or(Str(meta, "name"));
+    auto it = by_name.find(node_name);
+    if (it == by_name.end()) continue;  // a node gone; prune removes it
+    json& node = *it->second;
+    if (!node.is_object()) continue;  // an answer's item that is no object
+    if (!node["metadata"].is_object()) node["metadata"] = json::object();
+    json& node_meta = node["metadata"];
+    if (!node_meta["annotations"].is_object()) node_meta["annotations"] = json::object();
+    json& node_ann = node_meta["annotations"];
+    if (!node_ann.contains(report_key)) {
+      for (const auto& [k, v] : MapAt(f, "metadata", "annotations").items()) {
+        if (k.compare(0, pre.size(), pre) == 0 && v.is_string()) node_ann[k] = v;
+      }
+    }
+    const json& node_labels = MapAt(node, "metadata", "labels");
+    std::vector<std::string> missing;
+    int count = 0;
+    for (const auto& [k, v] : MapAt(f, "spec", "labels").items()) {
+      if (k.compare(0, pre.size(), pre) != 0 || !v.is_string()) continue;
+      ++count;
+      if (StringAt(node_labels, k) != v.get<std::string>()) {
+        missing.push_back(k + "=" + v.get<std::string>());
+      }
+    }
+    if (missing.empty()) continue;
+    std::string list;
+    for (std::size_t i = 0; i < missing.size() && i < 3; ++i) {
+      list += (i ? ", " : "") + missing[i];
+    }
+    if (missing.size() > 3) list += ", ...";
+    problems[node_name] = std::to_string(missing.size()) + " of the " + std::to_string(count) +
+                          " labels its NodeFeature " + Str(meta, "namespace") + "/" +
+                          Str(meta, "name") + " asks for are not on the node (" + list +
+                          "): is node-feature-discovery's master running, and does it allow "
+                          "the prefix " + pre + "?";
+  }
+  return problems;
+}
+
+Fleet BuildFleet(const std::vector<json>& nodes, const ReportOptions& o, SystemTime now,
+                 const std::map<std::string, std::string>* problems) {
   Fleet f;
   f.profile = o.profile;
   for (auto name : kVerdictNames) f.counts[std::string(name)] = {};
-  for (const auto& n : nodes) f.rows.push_back(ReadNodeRow(n, o, now));
+  for (const auto& n : nodes) {
+    f.rows.push_back(ReadNodeRow(n, o, now));
+    NodeRow& row = f.rows.back();
+    if (problems != nullptr && row.problem.empty()) {
+      if (auto p = problems->find(row.name); p != problems->end()) row.problem = p->second;
+    }
+  }
   std::sort(f.rows.begin(), f.rows.end(),
             [](const NodeRow& a, const NodeRow& b) { return a.name < b.name; });
   for (const auto& r : f.rows) {

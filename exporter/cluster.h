@@ -82,8 +82,25 @@ struct Fleet {
   std::map<std::string, VerdictCount> counts;
 };
 
+// `problems`: node name -> a problem to show on its row (from
+// OverlayNodeFeatures) when ReadNodeRow found none.
 Fleet BuildFleet(const std::vector<nlohmann::json>& nodes, const ReportOptions& options,
-                 SystemTime now);
+                 SystemTime now,
+                 const std::map<std::string, std::string>* problems = nullptr);
+
+// node-feature-discovery interop (agent --publish-labels nodefeature):
+// the agents' NodeFeature objects, ours by the managed-by label. A node
+// without the report annotation takes the prefix's annotations (report,
+// owned-labels) from the NodeFeature for it (its node-name label); the
+// labels stay the node's own, which is what the scheduler sees. Returns,
+// per node, a problem when labels the agent asked NFD for are not on the
+// node (NFD's master is not running, or its configuration denies the
+// prefix).
+std::map<std::string, std::string> OverlayNodeFeatures(
+    std::vector<nlohmann::json>& nodes, const std::vector<nlohmann::json>& features,
+    std::string_view prefix);
+// The LIST of our NodeFeature objects in every namespace.
+inline constexpr std::string_view kOurNodeFeatures = "app.kubernetes.io/managed-by=cvm-preflight";
 
 // What the API answered for the cluster checks. A missing answer (an
 // error, a 403) leaves its facts out, so their checks say unknown.

@@ -25,8 +25,10 @@ heartbeat its cvm-preflight agent wrote (labels, the CVMReady condition
 and the report annotation), a summary, and the cluster checks: the
 Kubernetes version for the profile, the workspace namespace's Pod Security
 level, a legacy Istio sidecar injector, the Sysbox RuntimeClass
-(docs/cluster.md). Reads only; needs get/list on nodes and the objects the
-checks read (the ClusterRole cvm-preflight-admin).
+(docs/cluster.md). Agents that publish through node-feature-discovery
+(--publish-labels nodefeature) are read from their NodeFeature objects
+too. Reads only; needs get/list on nodes and the objects the checks read
+(the ClusterRole cvm-preflight-admin).
 
 Options:
   --kubeconfig FILE        The kubeconfig (default: $KUBECONFIG, then
@@ -59,7 +61,9 @@ constexpr std::string_view kPruneHelp =
 Removes what cvm-preflight's agents wrote from every node, for an
 uninstall: the labels and annotations under the prefix, the CVMReady
 condition, and sysbox-install when an agent set it (never on a node that
-runs Sysbox). Labels of other prefixes are not touched. Idempotent: a
+runs Sysbox), and the agents' node-feature-discovery NodeFeature objects
+(then NFD's master drops their labels). Labels of other prefixes are not
+touched. Idempotent: a
 second run finds nothing. Run it after the agents are gone (they would
 write everything back); manifests/uninstall/ runs it as a Job.
 
@@ -73,7 +77,8 @@ Options:
   -h, --help          Show this help
 
 Exit status: 0 when every node is clean (or, with --dry-run, when the plan
-was made), 1 when a node could not be changed, 2 on a usage or API error.
+was made), 1 when a node or NodeFeature could not be changed (or the
+NodeFeatures could not be listed), 2 on a usage or API error.
 )";
 
 struct ApiFlags {
@@ -141,6 +146,27 @@ int UsageError(std::ostream& err, std::string_view command, const std::string& m
 
 }  // namespace
 
+namespace {
+
+// The agents' NodeFeature objects in every namespace. A cluster without
+// node-feature-discovery's CRD answers 404: none. Another error is said on
+// stderr; nullopt then.
+std::optional<std::vector<nlohmann::json>> ListOurNodeFeatures(kube::Client& client,
+                                                               std::string_view command,
+                                                               std::ostream& err) {
+  kube::ListOptions lo;
+  lo.label_selector = std::string(cluster::kOurNodeFeatures);
+  auto l = client.List(NodeFeaturePath(""), lo);
+  if (l) return std::move(l->items);
+  if (l.error().code == 404) return std::vector<nlohmann::json>{};
+  err << "cvm-preflight: " << command << ": cannot list NodeFeature objects ("
+      << l.error().path << ": " << l.error().message
+      << "); nodes whose agents publish through node-feature-discovery are not seen\n";
+  return std::nullopt;
+}
+
+}  // namespace
+
 int RunReportCommand(Args& args, std::ostream& out, std::ostream& err) {
   ApiFlags api;
   std::string output = "table";
@@ -198,8 +224,12 @@ int RunReportCommand(Args& args, std::ostream& out, std::ostream& err) {
   if (!client) return ApiError(err, "report", client.error());
   auto nodes = (*client)->List("/api/v1/nodes");
   if (!nodes) return ApiError(err, "report", nodes.error());
+  std::map<std::string, std::string> problems;
+  if (auto features = ListOurNodeFeatures(**client, "report", err)) {
+    problems = cluster::OverlayNodeFeatures(nodes->items, *features, ro.prefix);
+  }
   const auto now = std::chrono::system_clock::now();
-  cluster::Fleet fleet = cluster::BuildFleet(nodes->items, ro, now);
+  cluster::Fleet fleet = cluster::BuildFleet(nodes->items, ro, now, &problems);
   std::optional<probe::Facts> facts;
   std::optional<rules::Evaluation> judged;
   if (cluster_checks) {
@@ -241,6 +271,33 @@ int RunPruneCommand(Args& args, std::ostream& out, std::ostream& err) {
   auto nodes = (*client)->List("/api/v1/nodes");
   if (!nodes) return ApiError(err, "prune", nodes.error());
   int changed = 0, clean = 0, failed = 0;
+  // The agents' NodeFeature objects first (--publish-labels nodefeature),
+  // so that node-feature-discovery's master does not put the labels back
+  // after the nodes are cleaned.
+  int features_removed = 0;
+  auto features = ListOurNodeFeatures(**client, "prune", err);
+  if (!features) ++failed;
+  for (const auto& f : features ? *features : std::vector<nlohmann::json>{}) {
+    const nlohmann::json& meta = f.value("metadata", nlohmann::json::object());
+    const std::string ns = meta.value("namespace", ""), name = meta.value("name", "");
+    if (ns.empty() || name.empty()) continue;
+    if (dry_run) {
+      out << "nodefeature/" << ns << "/" << name << ": would delete\n";
+      ++features_removed;
+      continue;
+    }
+    kube::Request del;
+    del.method = "DELETE";
+    del.path = NodeFeaturePath(ns, name);
+    auto r = (*client)->Send(del);
+    if (r || r.error().code == 404) {  // 404: deleted meanwhile
+      out << "nodefeature/" << ns << "/" << name << ": deleted\n";
+      ++features_removed;
+    } else {
+      err << "cvm-preflight: prune: " << r.error().path << ": " << r.error().message << "\n";
+      ++failed;
+    }
+  }
   kube::PatchOptions po;
   po.field_manager = "cvm-preflight-prune";
   for (const auto& node : nodes->items) {
@@ -279,6 +336,11 @@ int RunPruneCommand(Args& args, std::ostream& out, std::ostream& err) {
   }
   out << nodes->items.size() << " nodes: " << changed << (dry_run ? " to prune, " : " pruned, ")
       << clean << " already clean";
+  if (features_removed > 0) {
+    out << "; " << features_removed
+        << (features_removed == 1 ? " NodeFeature" : " NodeFeatures")
+        << (dry_run ? " to delete" : " deleted");
+  }
   if (failed) out << ", " << failed << " failed";
   out << ".\n";
   return failed ? kExitFalse : kExitOk;

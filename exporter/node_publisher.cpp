@@ -357,11 +357,26 @@ NodeWanted WantNode(const rules::Report& report) {
   return w;
 }
 
+std::string NodeFeaturePath(std::string_view ns, std::string_view name) {
+  std::string path = "/apis/" + std::string(kNodeFeatureApiVersion);
+  if (!ns.empty()) path += "/namespaces/" + kube::EscapeComponent(ns);
+  path += "/nodefeatures";
+  if (!name.empty()) path += "/" + kube::EscapeComponent(name);
+  return path;
+}
+
 NodeWrites PlanNodeWrites(const nlohmann::json& node, const NodeWanted& wanted,
-                          const PublishOptions& o, SystemTime now) {
+                          const PublishOptions& o, SystemTime now,
+                          const nlohmann::json& feature) {
   NodeWrites w;
-  const nlohmann::json& labels = MapAt(node, "metadata", "labels");
-  const nlohmann::json& annotations = MapAt(node, "metadata", "annotations");
+  // Through a NodeFeature the labels and annotations are the object's
+  // (spec.labels, metadata.annotations): what the agent asked NFD for,
+  // whatever NFD's master made of it on the node.
+  const bool nfd = o.via_nodefeature();
+  const nlohmann::json& labels = nfd ? MapAt(feature, "spec", "labels")
+                                     : MapAt(node, "metadata", "labels");
+  const nlohmann::json& annotations =
+      MapAt(nfd ? feature : node, "metadata", "annotations");
   nlohmann::json label_patch = nlohmann::json::object();
   std::vector<std::string> owned, stale_values, changes;
   std::string cvm_now;     // on the node after this write (stale kept)
@@ -399,8 +414,9 @@ NodeWrites PlanNodeWrites(const nlohmann::json& node, const NodeWanted& wanted,
   // sysbox-install (--sysbox-install-label), outside the prefix: listed in
   // owned-labels only while the agent is the one that set it, so an
   // admin's own label is never taken over, and never removed from a node
-  // where Sysbox is installed or installing (its installer's label).
-  {
+  // where Sysbox is installed or installing (its installer's label). Not
+  // through a NodeFeature: NFD would put the name under its own prefix.
+  if (!nfd) {
     const std::string key(kSysboxInstallLabel);
     std::optional<std::string> cur = StringAt(labels, key);
     bool was_owned = cur && owned_cur &&
@@ -438,7 +454,42 @@ NodeWrites PlanNodeWrites(const nlohmann::json& node, const NodeWanted& wanted,
     report["time"] = FormatRfc3339(now);
     ann_patch[report_key] = report.dump();
   }
-  if (!label_patch.empty() || !ann_patch.empty()) {
+  const bool feature_exists = !Str(Field(feature, "metadata"), "name").empty();
+  const bool node_label_right =
+      StringAt(MapAt(feature, "metadata", "labels"),
+               std::string(kNodeFeatureNodeLabel)) == o.node_name;
+  if (nfd && !feature_exists && (!label_patch.empty() || !ann_patch.empty())) {
+    // merge_patch drops the nulls: only what is set goes into a new object.
+    nlohmann::json spec_labels = nlohmann::json::object();
+    spec_labels.merge_patch(label_patch);
+    nlohmann::json ann = nlohmann::json::object();
+    ann.merge_patch(ann_patch);
+    w.feature_create = true;
+    w.feature = {
+        {"apiVersion", kNodeFeatureApiVersion},
+        {"kind", "NodeFeature"},
+        {"metadata",
+         {{"name", o.node_name},
+          {"namespace", o.nodefeature_namespace},
+          {"labels",
+           {{std::string(kNodeFeatureNodeLabel), o.node_name},
+            {std::string(kManagedByLabel), kManagedByValue}}}}},
+        {"spec", {{"labels", spec_labels}}},
+        // The CRD (NFD 0.17+) makes status a required field; NFD's worker
+        // fills it for its own objects, an extension may leave it empty.
+        {"status", nlohmann::json::object()}};
+    if (!ann.empty()) w.feature["metadata"]["annotations"] = ann;
+  } else if (nfd && feature_exists &&
+             (!label_patch.empty() || !ann_patch.empty() || !node_label_right)) {
+    w.feature = nlohmann::json::object();
+    if (!label_patch.empty()) w.feature["spec"]["labels"] = label_patch;
+    if (!ann_patch.empty()) w.feature["metadata"]["annotations"] = ann_patch;
+    if (!node_label_right) {
+      w.feature["metadata"]["labels"] = {
+          {std::string(kNodeFeatureNodeLabel), o.node_name},
+          {std::string(kManagedByLabel), kManagedByValue}};
+    }
+  } else if (!nfd && (!label_patch.empty() || !ann_patch.empty())) {
     w.metadata = {{"metadata", nlohmann::json::object()}};
     if (!label_patch.empty()) w.metadata["metadata"]["labels"] = label_patch;
     if (!ann_patch.empty()) w.metadata["metadata"]["annotations"] = ann_patch;
@@ -516,6 +567,15 @@ NodeWrites PlanNodeWrites(const nlohmann::json& node, const NodeWanted& wanted,
   return w;
 }
 
+void ApplyFeatureWrites(nlohmann::json& feature, const NodeWrites& w) {
+  if (w.feature.is_null()) return;
+  if (w.feature_create || !feature.is_object()) {
+    feature = w.feature;
+  } else {
+    feature.merge_patch(w.feature);
+  }
+}
+
 void ApplyNodeWrites(nlohmann::json& node, const NodeWrites& w) {
   if (!node.is_object()) node = nlohmann::json::object();
   if (!w.metadata.is_null()) node.merge_patch(w.metadata);
@@ -571,6 +631,26 @@ Result<bool> NodeSync::Refresh() {
   return true;
 }
 
+Result<bool> NodeSync::RefreshFeature() {
+  if (client_ == nullptr) {
+    if (feature_.is_null()) feature_ = nlohmann::json::object();
+    return true;
+  }
+  auto f = client_->Get(NodeFeaturePath(o_.nodefeature_namespace, o_.node_name));
+  if (!f) {
+    feature_ = nullptr;
+    if (f.error().code == 404) {
+      // No such object yet, or no NodeFeature API at all: the create that
+      // follows tells the two apart (its 404 names the missing resource).
+      feature_ = nlohmann::json::object();
+      return true;
+    }
+    return f.error();
+  }
+  feature_ = std::move(*f);
+  return true;
+}
+
 Result<NodeSync::Outcome> NodeSync::Sync(const NodeWanted& wanted,
                                          SystemTime now, bool dry_run) {
   // The node comes from the API: whatever it holds, a surprise is an error
@@ -579,6 +659,7 @@ Result<NodeSync::Outcome> NodeSync::Sync(const NodeWanted& wanted,
     return SyncOnce(wanted, now, dry_run);
   } catch (const std::exception& e) {
     node_ = nullptr;
+    feature_ = nullptr;
     return MakeError(NodePath(),
                      std::string("cannot plan the node's writes: ") + e.what());
   }
@@ -591,11 +672,16 @@ Result<NodeSync::Outcome> NodeSync::SyncOnce(const NodeWanted& wanted,
     if (client_ != nullptr) ++out.requests;
     if (auto r = Refresh(); !r) return r.error();
   }
-  out.planned = PlanNodeWrites(node_, wanted, o_, now);
+  if (o_.via_nodefeature() && feature_.is_null()) {
+    if (client_ != nullptr) ++out.requests;
+    if (auto r = RefreshFeature(); !r) return r.error();
+  }
+  out.planned = PlanNodeWrites(node_, wanted, o_, now, feature_);
   NodeWrites& w = out.planned;
   if (w.event.is_null() && !pending_event_.is_null()) w.event = pending_event_;
   if (dry_run || client_ == nullptr) {
     ApplyNodeWrites(node_, w);
+    ApplyFeatureWrites(feature_, w);
     return out;
   }
   kube::PatchOptions patch;
@@ -615,6 +701,22 @@ Result<NodeSync::Outcome> NodeSync::SyncOnce(const NodeWanted& wanted,
   if (!w.metadata.is_null()) {
     if (auto r = send(w.metadata, kube::PatchType::kMerge, NodePath()); !r)
       return r.error();
+  }
+  if (!w.feature.is_null()) {
+    ++out.requests;
+    // A NodeFeature is a custom resource: a JSON merge patch (a strategic
+    // merge patch is 415 for those). A create whose answer was lost ends
+    // in 409 next time; the object is read again then and patched.
+    auto r = w.feature_create
+                 ? client_->Post(NodeFeaturePath(o_.nodefeature_namespace), w.feature)
+                 : client_->Patch(NodeFeaturePath(o_.nodefeature_namespace, o_.node_name),
+                                  kube::PatchType::kMerge, w.feature, patch);
+    if (!r) {
+      feature_ = nullptr;
+      return r.error();
+    }
+    feature_ = std::move(*r);
+    ++out.writes;
   }
   if (!w.status.is_null()) {
     if (auto r = send(w.status, kube::PatchType::kStrategicMerge,
@@ -652,8 +754,8 @@ NodePublisher::NodePublisher(std::unique_ptr<kube::Client> client,
       writes_(
           prometheus::BuildCounter()
               .Name("cvm_preflight_node_writes_total")
-              .Help("Writes to the agent's Node object and Events, by object "
-                    "(metadata, status, event)")
+              .Help("Writes to the agent's Node object, Events and NodeFeature, "
+                    "by object (metadata, status, event, nodefeature)")
               .Register(registry)),
       errors_(
           prometheus::BuildCounter()
@@ -676,6 +778,7 @@ NodePublisher::NodePublisher(std::unique_ptr<kube::Client> client,
               .Add({})) {
   for (const char* object : {"metadata", "status", "event"})
     writes_.Add({{"object", object}});
+  if (o_.via_nodefeature()) writes_.Add({{"object", "nodefeature"}});
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -790,9 +893,16 @@ void NodePublisher::Loop() {
       writes_.Add({{"object", "status"}}).Increment(dry_run_ ? 0 : 1);
     if (!w.event.is_null())
       writes_.Add({{"object", "event"}}).Increment(dry_run_ ? 0 : 1);
+    if (!w.feature.is_null())
+      writes_.Add({{"object", "nodefeature"}}).Increment(dry_run_ ? 0 : 1);
     if (w.empty()) continue;
     nlohmann::json fields = {{"node", o_.node_name}};
     if (!w.metadata.is_null()) fields["metadata"] = w.metadata["metadata"];
+    if (!w.feature.is_null()) {
+      fields["nodefeature"] = o_.nodefeature_namespace + "/" + o_.node_name;
+      fields["nodefeature_labels"] = Field(Field(w.feature, "spec"), "labels");
+      if (w.feature_create) fields["nodefeature_created"] = true;
+    }
     if (!w.status.is_null())
       fields["condition"] = w.status["status"]["conditions"][0];
     if (!w.event.is_null())
@@ -800,8 +910,8 @@ void NodePublisher::Loop() {
                          {"note", w.event["note"]}};
     if (!w.stale.empty()) fields["stale"] = w.stale;
     // A heartbeat alone is routine.
-    bool only_heartbeat =
-        w.metadata.is_null() && w.event.is_null() && w.heartbeat_only;
+    bool only_heartbeat = w.metadata.is_null() && w.feature.is_null() &&
+                          w.event.is_null() && w.heartbeat_only;
     if (dry_run_) {
       log_.Info("would write (--no-publish or no API)", std::move(fields));
     } else if (only_heartbeat) {

@@ -76,7 +76,28 @@ struct PublishOptions {
   // the cvm verdict is true. Removed again only if the agent set it and the
   // node does not run Sysbox (no sysbox-runtime label).
   bool sysbox_install_label = false;
+  // --publish-labels nodefeature: the labels and the report and
+  // owned-labels annotations go on a node-feature-discovery NodeFeature
+  // object (nfd.k8s-sigs.io/v1alpha1) named after the node in this
+  // namespace (the agent's own, from POD_NAMESPACE), whose labels NFD's
+  // master copies to the node; the node's own metadata is never patched.
+  // The CVMReady condition and the Events stay as they are. Empty: the
+  // labels go on the node itself (the default).
+  std::string nodefeature_namespace;
+  bool via_nodefeature() const { return !nodefeature_namespace.empty(); }
 };
+
+// node-feature-discovery's NodeFeature (docs/labels.md, "Through
+// node-feature-discovery"). The node-name label is how NFD's master finds
+// the node an object is for; managed-by is how `report` and `prune` find
+// ours among other extensions' objects.
+inline constexpr std::string_view kNodeFeatureApiVersion = "nfd.k8s-sigs.io/v1alpha1";
+inline constexpr std::string_view kNodeFeatureNodeLabel = "nfd.node.kubernetes.io/node-name";
+inline constexpr std::string_view kManagedByLabel = "app.kubernetes.io/managed-by";
+inline constexpr std::string_view kManagedByValue = "cvm-preflight";
+// "/apis/nfd.k8s-sigs.io/v1alpha1/namespaces/NS/nodefeatures[/NAME]"; an
+// empty namespace gives the cluster-wide list.
+std::string NodeFeaturePath(std::string_view ns, std::string_view name = {});
 
 // The label of --sysbox-install-label and the one it leaves alone on.
 inline constexpr std::string_view kSysboxInstallLabel = "sysbox-install";
@@ -114,20 +135,31 @@ struct NodeWrites {
   nlohmann::json metadata;  // JSON merge patch of the node; null: none
   nlohmann::json status;    // strategic merge patch of nodes/status; null: none
   nlohmann::json event;     // an events.k8s.io/v1 Event to create; null: none
+  // Through a NodeFeature (options.via_nodefeature()): the NodeFeature
+  // to create (feature_create) or a JSON merge patch of it; null: none.
+  // `metadata` is then always null.
+  nlohmann::json feature;
+  bool feature_create = false;
   std::vector<std::string> stale;  // labels kept although unknown now
   bool heartbeat_only = false;     // status carries only a newer heartbeat
   bool empty() const {
-    return metadata.is_null() && status.is_null() && event.is_null();
+    return metadata.is_null() && status.is_null() && event.is_null() &&
+           feature.is_null();
   }
 };
 
 // The writes that bring `node` (as last read; null or {} for a node known
-// to carry nothing of ours) to `wanted` at `now`.
+// to carry nothing of ours) to `wanted` at `now`. Through a NodeFeature,
+// `feature` is that object as last read ({} when there is none): the
+// labels and annotations are its, the condition the node's.
 NodeWrites PlanNodeWrites(const nlohmann::json& node, const NodeWanted& wanted,
-                          const PublishOptions& options, SystemTime now);
+                          const PublishOptions& options, SystemTime now,
+                          const nlohmann::json& feature = nullptr);
 
-// `node` as the server will have it after `writes` (for a dry run).
+// `node` (and `feature`) as the server will have them after `writes` (for
+// a dry run).
 void ApplyNodeWrites(nlohmann::json& node, const NodeWrites& writes);
+void ApplyFeatureWrites(nlohmann::json& feature, const NodeWrites& writes);
 
 // The names of an owned-labels annotation ("cvm,cvm-gpu,sysbox-install").
 std::set<std::string> OwnedLabelNames(std::string_view text);
@@ -166,16 +198,21 @@ class NodeSync {
   // GET the node (with no client: an empty node).
   Result<bool> Refresh();
   const nlohmann::json& node() const { return node_; }
+  // Through a NodeFeature: the object as last read ({} when there is
+  // none, null when not known).
+  const nlohmann::json& feature() const { return feature_; }
   bool known() const { return !node_.is_null(); }
 
  private:
   std::string NodePath() const;
+  Result<bool> RefreshFeature();
   Result<Outcome> SyncOnce(const NodeWanted& wanted, SystemTime now,
                            bool dry_run);
 
   kube::Client* client_;
   PublishOptions o_;
   nlohmann::json node_;           // null: not known
+  nlohmann::json feature_;        // null: not known; {}: there is none
   nlohmann::json pending_event_;  // sent, answer not seen
 };
 

@@ -23,7 +23,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto now = std::chrono::system_clock::time_point(std::chrono::seconds(1800000000));
   cluster::ReportOptions o;
   if (size % 2) o.profile = "sysbox-0.7";
-  cluster::Fleet fleet = cluster::BuildFleet({obj, obj}, o, now);
+  std::vector<json> nodes = {obj, obj};
+  auto problems = cluster::OverlayNodeFeatures(nodes, {obj}, kDefaultLabelPrefix);
+  cluster::Fleet fleet = cluster::BuildFleet(nodes, o, now, &problems);
   cluster::ClusterRead read;
   read.version = obj;
   read.workspace_namespace = "coder";

@@ -46,5 +46,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     __builtin_trap();
   }
   (void)NodeInfoFrom(node);
+
+  // Through a NodeFeature: the input is the object as read back; after
+  // the planned writes nothing more is planned either.
+  nlohmann::json feature = nlohmann::json::parse(text, nullptr, false);
+  if (feature.is_discarded()) feature = nlohmann::json::object();
+  o.nodefeature_namespace = "cvm-preflight";
+  NodeWrites f = PlanNodeWrites(node, wanted, o, now, feature);
+  if (!f.metadata.is_null()) __builtin_trap();  // the node's metadata is never patched
+  ApplyNodeWrites(node, f);
+  ApplyFeatureWrites(feature, f);
+  NodeWrites f2 = PlanNodeWrites(node, wanted, o, now + std::chrono::minutes(1), feature);
+  if (!f2.feature.is_null() || !f2.event.is_null()) {
+    std::fprintf(stderr, "feature %s\nplans again: %s\n", feature.dump().c_str(),
+                 f2.feature.dump().c_str());
+    __builtin_trap();
+  }
   return 0;
 }

@@ -483,7 +483,12 @@ TEST_F(ClusterCommands, ReportWithoutPermissionsSaysUnknown) {
   json lister = {{"user", "viewer"}, {"rules", {{{"resource", "nodes"}, {"verbs", {"list"}}}}}};
   server_.SetState({{"tokens", {{"list-token", lister}}}, {"nodes", ManyNodes(6)}});
   auto r = Run({"report", "--kubeconfig", Kubeconfig("list-token"), "-o", "json"});
-  json j = json::parse(r.output);
+  // stderr first (merged here): the NodeFeatures it may not list.
+  ASSERT_NE(r.output.find('{'), std::string::npos) << r.output;
+  EXPECT_NE(r.output.substr(0, r.output.find('{')).find("cannot list NodeFeature objects"),
+            std::string::npos)
+      << r.output;
+  json j = json::parse(r.output.substr(r.output.find('{')));
   EXPECT_EQ(r.exit_code, 3) << r.output;
   for (const auto& c : j["cluster"]["checks"]) {
     if (c["id"] == "cluster-sysbox-runtimeclass" || c["id"] == "cluster-no-legacy-istio-injector") {
@@ -548,6 +553,111 @@ TEST_F(ClusterCommands, PruneIsIdempotentAndLeavesForeignLabels) {
   auto again = Run({"prune", "--kubeconfig", Kubeconfig()});
   EXPECT_EQ(again.exit_code, 0);
   EXPECT_NE(again.output.find("0 pruned, 20 already clean"), std::string::npos) << again.output;
+}
+
+// An agent with --publish-labels nodefeature: its NodeFeature as the real
+// publisher plans it, and the node as node-feature-discovery's master
+// leaves it when it copies the NodeFeature's spec.labels onto the node
+// (kubernetes-sigs/node-feature-discovery docs, "Custom Resources":
+// "nfd-master ... labels nodes as specified"), or when it does not (not
+// running, or the prefix denied).
+struct NfdNode {
+  json node, feature;
+};
+NfdNode ThroughNfd(const std::string& name, const rules::Report& report, SystemTime when,
+                   bool master_copies) {
+  PublishOptions o;
+  o.node_name = name;
+  o.nodefeature_namespace = "cvm-preflight";
+  NfdNode n{BareNode(name), json::object()};
+  NodeWrites w = PlanNodeWrites(n.node, WantNode(report), o, when, n.feature);
+  ApplyNodeWrites(n.node, w);
+  ApplyFeatureWrites(n.feature, w);
+  if (master_copies) {
+    for (const auto& [k, v] : n.feature["spec"]["labels"].items()) {
+      n.node["metadata"]["labels"][k] = v;
+    }
+  }
+  return n;
+}
+
+TEST(NodeFeatureReport, AnnotationsFromTheObjectLabelsFromTheNode) {
+  rules::Report rhel = AgentReport("rhel-8", "coder-v1");
+  NfdNode copied = ThroughNfd("node-nfd", rhel, T0() - 5min, true);
+  NfdNode denied = ThroughNfd("node-denied", rhel, T0() - 5min, false);
+  json foreign = {{"metadata", {{"name", "node-nfd-gpu"}, {"namespace", "gpu-operator"},
+                                {"labels", {{"nfd.node.kubernetes.io/node-name", "node-nfd"}}}}},
+                  {"spec", {{"labels", {{"nvidia.com/gpu.present", "true"}}}}}};
+  std::vector<json> nodes = {copied.node, denied.node, BareNode("node-new")};
+  auto problems = OverlayNodeFeatures(nodes, {copied.feature, denied.feature, foreign},
+                                      "cvm-preflight.dev/");
+  Fleet f = BuildFleet(nodes, ReportOptions{}, T0(), &problems);
+  ASSERT_EQ(f.rows.size(), 3u);
+  const NodeRow& d = f.rows[0];  // sorted: node-denied, node-new, node-nfd
+  const NodeRow& c = f.rows[2];
+  EXPECT_EQ(c.name, "node-nfd");
+  EXPECT_EQ(c.state, NodeState::kReported);
+  EXPECT_EQ(c.verdicts.at("cvm"), "false");
+  EXPECT_FALSE(c.failing.empty());
+  EXPECT_EQ(c.problem, "");
+  EXPECT_EQ(c.labels.at("os"), "rhel-8.9");
+  EXPECT_EQ(d.name, "node-denied");
+  EXPECT_EQ(d.verdicts.at("cvm"), "false");  // from the object's annotation
+  EXPECT_NE(d.problem.find("NodeFeature cvm-preflight/node-denied"), std::string::npos)
+      << d.problem;
+  EXPECT_NE(d.problem.find("cvm-preflight.dev/cvm=false"), std::string::npos) << d.problem;
+  EXPECT_EQ(f.rows[1].state, NodeState::kNoReport);
+  // The foreign object's labels are not ours to check.
+  EXPECT_EQ(problems.count("node-nfd"), 0u);
+}
+
+TEST_F(ClusterCommands, ReportAndPruneThroughNodeFeatures) {
+  auto now = std::chrono::system_clock::now();
+  rules::Report rhel = AgentReport("rhel-8", "coder-v1");
+  NfdNode a = ThroughNfd("node-a", rhel, now - 5min, true);
+  NfdNode b = ThroughNfd("node-b", rhel, now - 5min, false);
+  json foreign = {{"apiVersion", "nfd.k8s-sigs.io/v1alpha1"},
+                  {"kind", "NodeFeature"},
+                  {"metadata", {{"name", "node-a"}, {"namespace", "node-feature-discovery"},
+                                {"labels", {{"nfd.node.kubernetes.io/node-name", "node-a"}}}}},
+                  {"spec", {{"labels", {{"feature.node.kubernetes.io/cpu-cpuid.AVX", "true"}}}}},
+                  {"status", json::object()}};
+  server_.SetState({{"tokens", {{"admin-token", {{"user", "admin"}, {"admin", true}}}}},
+                    {"nodes", {a.node, b.node}},
+                    {"objects", {a.feature, b.feature, foreign}}});
+  auto r = Run({"report", "--kubeconfig", Kubeconfig(), "-o", "json", "--no-cluster-checks"});
+  ASSERT_EQ(r.exit_code, 1) << r.output;  // every reported node known not ready
+  json j = json::parse(r.output.substr(r.output.find('{')));
+  ASSERT_EQ(j["nodes"].size(), 2u);
+  EXPECT_EQ(j["nodes"][0]["state"], "reported") << j["nodes"][0];
+  EXPECT_FALSE(j["nodes"][0].contains("problem")) << j["nodes"][0];
+  EXPECT_NE(j["nodes"][1].value("problem", "").find("node-feature-discovery's master"),
+            std::string::npos)
+      << j["nodes"][1];
+  bool listed = false;
+  for (const auto& q : server_.Requests()) {
+    if (q["path"] == "/apis/nfd.k8s-sigs.io/v1alpha1/nodefeatures") {
+      listed = q["query"].value("labelSelector", "") == "app.kubernetes.io/managed-by=cvm-preflight";
+    }
+  }
+  EXPECT_TRUE(listed);
+
+  auto dry = Run({"prune", "--kubeconfig", Kubeconfig(), "--dry-run"});
+  EXPECT_EQ(dry.exit_code, 0) << dry.output;
+  EXPECT_NE(dry.output.find("nodefeature/cvm-preflight/node-a: would delete"), std::string::npos)
+      << dry.output;
+  EXPECT_NE(dry.output.find("2 NodeFeatures to delete"), std::string::npos) << dry.output;
+  EXPECT_EQ(server_.StoredObjects().size(), 3u);
+  auto run = Run({"prune", "--kubeconfig", Kubeconfig()});
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_NE(run.output.find("2 NodeFeatures deleted"), std::string::npos) << run.output;
+  json left = server_.StoredObjects();
+  ASSERT_EQ(left.size(), 1u) << left;
+  EXPECT_EQ(left[0]["metadata"]["namespace"], "node-feature-discovery");
+  EXPECT_FALSE(server_.StoredNode("node-a")["metadata"]["labels"].contains("cvm-preflight.dev/cvm"));
+  auto again = Run({"prune", "--kubeconfig", Kubeconfig()});
+  EXPECT_EQ(again.exit_code, 0);
+  EXPECT_EQ(again.output.find("NodeFeature"), std::string::npos) << again.output;
 }
 
 TEST_F(ClusterCommands, PruneSaysWhichNodeFailed) {

@@ -60,7 +60,8 @@ cluster, and the real kubectl works against it:
 
   - Objects the cluster commands read, set by the test: Namespaces,
     RuntimeClasses (node.k8s.io/v1), MutatingWebhookConfigurations
-    (admissionregistration.k8s.io/v1): GET and LIST (no pagination).
+    (admissionregistration.k8s.io/v1): GET and LIST (no pagination; a
+    labelSelector as for nodes).
   - NodeFeature objects (nfd.k8s-sigs.io/v1alpha1, namespaced, the custom
     resource of node-feature-discovery): GET, LIST, POST, PATCH (merge and
     JSON patch; a strategic merge patch is 415, as for every custom
@@ -1076,8 +1077,10 @@ def object_route(method, path, query, body, perms, content_type):
     api_version = group + "/" + version if group else version
     key_ns = ns or ""
     if verb == "list":
+        reqs = parse_label_selector(query.get("labelSelector", ""))
         items = [copy.deepcopy(o) for (g, p, n, _), o in sorted(STATE.objects.items())
-                 if g == group and p == plural and (ns is None or n == ns)]
+                 if g == group and p == plural and (ns is None or n == ns)
+                 and selector_matches(reqs, o.get("metadata", {}).get("labels") or {})]
         return 200, {"kind": kind + "List", "apiVersion": api_version,
                      "metadata": {"resourceVersion": str(STATE.rv)}, "items": items}
     if verb == "get":

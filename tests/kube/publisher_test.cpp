@@ -198,6 +198,73 @@ TEST(PlanNodeWrites, AFreshNodeGetsEverythingOnce) {
       PlanNodeWrites(node, WantedTrue(), Options(), now + 5min).empty());
 }
 
+PublishOptions NfdOptions() {
+  PublishOptions o = Options();
+  o.nodefeature_namespace = "cvm-preflight";
+  return o;
+}
+
+json KubeletNode() {
+  return {{"metadata",
+           {{"name", "node-a"},
+            {"uid", "u-1"},
+            {"labels", {{"kubernetes.io/hostname", "node-a"}}}}}};
+}
+
+TEST(PlanNodeWrites, ThroughANodeFeatureTheNodesMetadataIsNeverPatched) {
+  const auto now = std::chrono::system_clock::now();
+  json node = KubeletNode();
+  json feature = json::object();  // none yet
+  NodeWrites w = PlanNodeWrites(node, WantedTrue(), NfdOptions(), now, feature);
+  EXPECT_TRUE(w.metadata.is_null()) << w.metadata;
+  ASSERT_TRUE(w.feature_create);
+  const json& f = w.feature;
+  EXPECT_EQ(f["apiVersion"], "nfd.k8s-sigs.io/v1alpha1");
+  EXPECT_EQ(f["kind"], "NodeFeature");
+  EXPECT_EQ(f["metadata"]["name"], "node-a");
+  EXPECT_EQ(f["metadata"]["namespace"], "cvm-preflight");
+  EXPECT_EQ(f["metadata"]["labels"]["nfd.node.kubernetes.io/node-name"], "node-a");
+  EXPECT_EQ(f["metadata"]["labels"]["app.kubernetes.io/managed-by"], "cvm-preflight");
+  EXPECT_EQ(f["spec"]["labels"][kPrefix + "cvm"], "true");
+  EXPECT_FALSE(f["spec"]["labels"].contains(kPrefix + "cvm-gpu"));  // unknown: not asked
+  for (const auto& [k, v] : f["spec"]["labels"].items()) {
+    EXPECT_EQ(k.rfind(kPrefix, 0), 0u) << k;
+    EXPECT_TRUE(v.is_string()) << k;  // no nulls in a new object
+  }
+  json report = json::parse(f["metadata"]["annotations"][kPrefix + "report"].get<std::string>());
+  EXPECT_EQ(report["verdicts"]["cvm"], "true");
+  EXPECT_TRUE(f["status"].is_object());
+  // The condition and the Event are the node's, as without NFD.
+  ASSERT_FALSE(w.status.is_null());
+  EXPECT_EQ(w.status["status"]["conditions"][0]["status"], "True");
+  ASSERT_FALSE(w.event.is_null());
+  EXPECT_EQ(w.event["regarding"]["uid"], "u-1");
+
+  ApplyNodeWrites(node, w);
+  ApplyFeatureWrites(feature, w);
+  EXPECT_EQ(node["metadata"]["labels"].size(), 1u);  // only the kubelet's
+  EXPECT_TRUE(PlanNodeWrites(node, WantedTrue(), NfdOptions(), now + 5min, feature).empty());
+
+  // A verdict change is a merge patch of the object: the labels that
+  // changed, a label now unknown kept (stale) as on a node.
+  NodeWrites f2 = PlanNodeWrites(node, WantedFalse(), NfdOptions(), now + 10min, feature);
+  ASSERT_FALSE(f2.feature.is_null());
+  EXPECT_FALSE(f2.feature_create);
+  EXPECT_EQ(f2.feature["spec"]["labels"][kPrefix + "cvm"], "false");
+  EXPECT_FALSE(f2.feature.contains("apiVersion"));
+  EXPECT_TRUE(f2.metadata.is_null());
+  ApplyFeatureWrites(feature, f2);
+  NodeWrites u = PlanNodeWrites(node, WantedUnknown(), NfdOptions(), now + 20min, feature);
+  EXPECT_NE(std::find(u.stale.begin(), u.stale.end(), "cvm"), u.stale.end());
+  ApplyFeatureWrites(feature, u);
+  EXPECT_EQ(feature["spec"]["labels"][kPrefix + "cvm"], "false");
+
+  // Someone else's edit of the node-name label is put back.
+  feature["metadata"]["labels"]["nfd.node.kubernetes.io/node-name"] = "node-b";
+  NodeWrites back = PlanNodeWrites(node, WantedUnknown(), NfdOptions(), now + 30min, feature);
+  EXPECT_EQ(back.feature["metadata"]["labels"]["nfd.node.kubernetes.io/node-name"], "node-a");
+}
+
 TEST(PlanNodeWrites, UnknownAfterTrueKeepsTheLabelAndSaysItIsStale) {
   const auto now = std::chrono::system_clock::now();
   json node = {{"metadata", {{"name", "node-a"}}}};
@@ -457,6 +524,84 @@ TEST_F(Publisher, EveryFaultConvergesWithNothingLostOrDuplicated) {
   }
 }
 
+TEST_F(Publisher, ThroughANodeFeatureWritesTheObjectAndTheConditionOnly) {
+  auto client = Client();
+  NodeSync sync(client.get(), NfdOptions());
+  const auto now = std::chrono::system_clock::now();
+  auto r = sync.Sync(WantedFalse(), now);
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  // GET node, GET NodeFeature (404), POST NodeFeature, status PATCH, Event.
+  EXPECT_EQ(r->requests, 5);
+  const std::string path = "/apis/nfd.k8s-sigs.io/v1alpha1/namespaces/cvm-preflight/nodefeatures";
+  EXPECT_EQ(server_.Count("GET", path + "/node-a"), 1);
+  EXPECT_EQ(server_.Count("POST", path), 1);
+  EXPECT_EQ(server_.Count("PATCH", "/api/v1/nodes/node-a"), 0);
+  EXPECT_EQ(server_.Count("PATCH", "/api/v1/nodes/node-a/status"), 1);
+  json node = server_.StoredNode("node-a");
+  EXPECT_FALSE(node["metadata"]["labels"].contains(kPrefix + "cvm"));
+  EXPECT_FALSE(node["metadata"].contains("annotations") &&
+               node["metadata"]["annotations"].contains(kPrefix + "report"));
+  EXPECT_EQ(Condition(node, "CVMReady")["status"], "False");
+  // Stored as the server validated it against NFD's CRD schema.
+  json objects = server_.StoredObjects();
+  ASSERT_EQ(objects.size(), 1u) << objects;
+  EXPECT_EQ(objects[0]["kind"], "NodeFeature");
+  EXPECT_EQ(objects[0]["spec"]["labels"][kPrefix + "cvm"], "false");
+  EXPECT_EQ(objects[0]["spec"]["labels"][kPrefix + "selinux"], "enforcing");
+
+  auto again = sync.Sync(WantedFalse(), now + 10min);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->requests, 0);
+
+  // A new verdict: one merge patch of the object, the condition, the Event.
+  auto changed = sync.Sync(WantedTrue(), now + 20min);
+  ASSERT_TRUE(changed.has_value()) << changed.error().message;
+  EXPECT_EQ(changed->requests, 3);
+  EXPECT_EQ(server_.Count("PATCH", path + "/node-a"), 1);
+  EXPECT_EQ(server_.StoredObjects()[0]["spec"]["labels"][kPrefix + "cvm"], "true");
+
+  // A restart reads the node and the object, and has nothing to write.
+  auto client2 = Client();
+  NodeSync restarted(client2.get(), NfdOptions());
+  auto re = restarted.Sync(WantedTrue(), now + 21min);
+  ASSERT_TRUE(re.has_value());
+  EXPECT_EQ(re->requests, 2);
+}
+
+TEST_F(Publisher, ThroughANodeFeatureALostCreateAndADeniedOneConverge) {
+  const std::string path = "/apis/nfd.k8s-sigs.io/v1alpha1/namespaces/cvm-preflight/nodefeatures";
+  // The connection drops under the create (the server reads it and acts
+  // on nothing): the POST is not retried blindly; the next sync reads the
+  // object again (404), creates it once, and the Event is not doubled.
+  server_.AddFaults(json::array({{{"method", "POST"}, {"path", path}, {"action", "drop"}}}));
+  auto client = Client();
+  NodeSync sync(client.get(), NfdOptions());
+  const auto now = std::chrono::system_clock::now();
+  EXPECT_FALSE(sync.Sync(WantedFalse(), now).has_value());
+  auto r = sync.Sync(WantedFalse(), now + 1s);
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  EXPECT_EQ(server_.Count("POST", path), 2);
+  EXPECT_EQ(server_.Count("GET", path + "/node-a"), 2);
+  json objects = server_.StoredObjects();
+  EXPECT_EQ(objects.size(), 1u);
+  EXPECT_EQ(server_.StoredEvents().size(), 1u);
+
+  // Without RBAC for NodeFeatures: an error naming the resource; the node
+  // keeps its labels untouched.
+  json agent = {{"user", "system:serviceaccount:cvm-preflight:agent"},
+                {"rules",
+                 {{{"resource", "nodes"}, {"verbs", {"get", "patch"}}, {"names", {"node-a"}}},
+                  {{"resource", "nodes/status"}, {"verbs", {"patch"}}, {"names", {"node-a"}}}}}};
+  server_.SetState({{"tokens", {{"node-a-token", agent}}},
+                    {"nodes", {{{"metadata", {{"name", "node-a"}}}}}}});
+  auto client2 = Client();
+  NodeSync denied(client2.get(), NfdOptions());
+  auto d = denied.Sync(WantedFalse(), now);
+  ASSERT_FALSE(d.has_value());
+  EXPECT_NE(d.error().message.find("nodefeatures"), std::string::npos) << d.error().message;
+  EXPECT_EQ(server_.Count("PATCH", "/api/v1/nodes/node-a"), 0);
+}
+
 // The agent binary, through a kubeconfig, as a workstation runs it.
 class AgentPublishing : public Publisher {
  protected:
@@ -619,6 +764,54 @@ TEST_F(AgentPublishing, ABadLabelPrefixIsAUsageError) {
   EXPECT_EQ(agent.Wait(5s), 2);
   EXPECT_NE(agent.Log().find("--label-prefix: 'Bad_Prefix'"), std::string::npos)
       << agent.Log();
+}
+
+TEST_F(AgentPublishing, PublishesANodeFeatureInItsNamespace) {
+  cvm::testing::AgentProcess agent(
+      {"--root", Root("rhel-8"), "--listen", "127.0.0.1:0", "--kubeconfig", Kubeconfig(),
+       "--node-name", "node-a", "--publish-labels", "nodefeature", "--no-pci-events"},
+      {"POD_NAMESPACE=cvm-preflight"});
+  int port = agent.WaitPort();
+  ASSERT_GT(port, 0) << agent.Log();
+  ASSERT_TRUE(WaitFor([&] { return server_.StoredObjects().size() == 1; }, 20s)) << agent.Log();
+  json f = server_.StoredObjects()[0];
+  EXPECT_EQ(f["metadata"]["namespace"], "cvm-preflight");
+  EXPECT_EQ(f["spec"]["labels"][kPrefix + "cvm"], "false");
+  EXPECT_TRUE(WaitFor(
+      [&] { return !Condition(server_.StoredNode("node-a"), "CVMReady").is_null(); }, 5s));
+  EXPECT_FALSE(server_.StoredNode("node-a")["metadata"]["labels"].contains(kPrefix + "cvm"));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return Sample(cvm::testing::Get(port, "/metrics").body,
+                      "cvm_preflight_node_writes_total{object=\"nodefeature\"}") == 1;
+      },
+      5s))
+      << cvm::testing::Get(port, "/metrics").body;
+  EXPECT_NE(agent.Log().find("nodefeature cvm-preflight/node-a"), std::string::npos)
+      << agent.Log();
+  ::kill(agent.pid(), SIGTERM);
+  EXPECT_EQ(agent.Wait(5s), 0) << agent.Log();
+}
+
+TEST_F(AgentPublishing, NodeFeatureUsageErrors) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string want;
+  } cases[] = {
+      {{"--publish-labels", "nodefeature"}, "needs the namespace"},
+      {{"--publish-labels", "crd"}, "must be node or nodefeature"},
+      {{"--publish-labels", "nodefeature", "--nodefeature-namespace", "x",
+        "--sysbox-install-label"},
+       "--sysbox-install-label needs --publish-labels node"},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::string> args = {"--root", Root("rhel-8"), "--kubeconfig", Kubeconfig(),
+                                     "--node-name", "node-a"};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    cvm::testing::AgentProcess agent(args, {"POD_NAMESPACE="});
+    EXPECT_EQ(agent.Wait(5s), 2) << c.want;
+    EXPECT_NE(agent.Log().find(c.want), std::string::npos) << agent.Log();
+  }
 }
 
 }  // namespace

@@ -176,6 +176,10 @@ nlohmann::json TestApiServer::StoredEvents() {
   return Control("GET", "/__test/events");
 }
 
+nlohmann::json TestApiServer::StoredObjects() {
+  return Control("GET", "/__test/objects");
+}
+
 int TestApiServer::Count(const std::string& method, const std::string& path) {
   int n = 0;
   for (const auto& r : Requests()) {
@@ -218,7 +222,13 @@ void TestApiServer::SetStandardState(const std::string& events_namespace) {
                              {"names", {"node-a"}}},
                             {{"resource", "events"},
                              {"verbs", {"create"}},
-                             {"namespaces", {events_namespace}}}}}};
+                             {"namespaces", {events_namespace}}},
+                            // --publish-labels nodefeature, in the
+                            // agent's own namespace (create cannot be
+                            // limited by name in RBAC).
+                            {{"resource", "nodefeatures"},
+                             {"verbs", {"get", "create", "patch"}},
+                             {"namespaces", {"cvm-preflight"}}}}}};
   SetState(
       {{"tokens",
         {{"admin-token", {{"user", "kubernetes-admin"}, {"admin", true}}},

@@ -46,12 +46,16 @@ class TestApiServer {
   nlohmann::json Requests();
   nlohmann::json StoredNode(const std::string& name);
   nlohmann::json StoredEvents();
+  // Every stored object of the kinds the server keeps besides nodes
+  // (GET /__test/objects).
+  nlohmann::json StoredObjects();
   // Requests whose method and path are these.
   int Count(const std::string& method, const std::string& path);
 
   // A standard state: an admin token "admin-token", a token
-  // "node-a-token" that may get and patch node-a (and its status) and create
-  // events in `events_namespace`; nodes node-a and node-b with a kubelet Ready
+  // "node-a-token" that may get and patch node-a (and its status), create
+  // events in `events_namespace` and get, create and patch NodeFeatures in
+  // cvm-preflight; nodes node-a and node-b with a kubelet Ready
   // condition and addresses; the client certificate's CN "cert-user" admin.
   void SetStandardState(const std::string& events_namespace = "cvm-preflight");
 

@@ -70,7 +70,7 @@ def step(msg):
 
 COMPONENTS = ["monitoring", "without-operator", "sysbox-install", "runtimeclass",
               "readiness-gate", "host-to-container", "before-1.30", "selinux-spc",
-              "apparmor-unconfined"]
+              "apparmor-unconfined", "nfd"]
 # The prune Job is not a component (kustomize has no delete hook): it is
 # manifests/uninstall/, rendered on its own below.
 TOGETHER = ["monitoring", "sysbox-install", "runtimeclass", "readiness-gate",
@@ -418,6 +418,11 @@ def check_agent_flags(ds, help_text, w):
         if n.startswith("CVM_PREFLIGHT_"):
             if env_to_flag(n) not in flags:
                 fail(f"{w}: env {n} names {env_to_flag(n)}, which agent --help does not list")
+        elif n == "POD_NAMESPACE":
+            if "$POD_NAMESPACE" not in help_text:
+                fail(f"{w}: POD_NAMESPACE is not read by the agent (agent --help)")
+            if get(e, "valueFrom.fieldRef.fieldPath") != "metadata.namespace":
+                fail(f"{w}: POD_NAMESPACE not from the downward API's metadata.namespace")
         elif n == "NODE_NAME":
             if "$NODE_NAME" not in help_text:
                 fail(f"{w}: NODE_NAME is not read by the agent (agent --help)")
@@ -632,10 +637,18 @@ AGENT_RULES = {
     ("cluster", "", "nodes/status", "patch"),
     ("default", "events.k8s.io", "events", "create"),
 }
-# `cvm-preflight prune`: the nodes, their status.
+# The nfd component: no patch of nodes (NFD's master writes the labels);
+# the NodeFeature in the agent's own namespace instead.
+AGENT_RULES_NFD = (AGENT_RULES - {("cluster", "", "nodes", "patch")}) | {
+    ("cvm-preflight", "nfd.k8s-sigs.io", "nodefeatures", "get"),
+    ("cvm-preflight", "nfd.k8s-sigs.io", "nodefeatures", "create"),
+    ("cvm-preflight", "nfd.k8s-sigs.io", "nodefeatures", "patch"),
+}
+# `cvm-preflight prune`: the nodes, their status, the agents' NodeFeatures.
 PRUNE_RULES = {
     ("", "nodes", "get"), ("", "nodes", "list"), ("", "nodes", "patch"),
     ("", "nodes/status", "patch"),
+    ("nfd.k8s-sigs.io", "nodefeatures", "list"), ("nfd.k8s-sigs.io", "nodefeatures", "delete"),
 }
 # `cvm-preflight report` reads, on top: the objects of the cluster checks
 # (docs/cluster.md; /version is open to every authenticated user through
@@ -688,10 +701,10 @@ def granted(objs, subject):
     return out
 
 
-def check_rbac(objs, where):
+def check_rbac(objs, where, agent_rules=AGENT_RULES):
     got = granted(objs, AGENT_SA)
-    if got != AGENT_RULES:
-        fail(f"{where}: agent RBAC differs; extra {sorted(got - AGENT_RULES)}, missing {sorted(AGENT_RULES - got)}")
+    if got != agent_rules:
+        fail(f"{where}: agent RBAC differs; extra {sorted(got - agent_rules)}, missing {sorted(agent_rules - got)}")
     for o in objs:
         if o["kind"] == "ClusterRole" and o["metadata"]["name"] == "cvm-preflight-admin":
             if role_tuples(o) != ADMIN_RULES:
@@ -700,7 +713,7 @@ def check_rbac(objs, where):
     for o in objs:
         if o["kind"] in ("ClusterRole", "Role"):
             t = role_tuples(o)
-            if not t <= ADMIN_RULES | {(g, r, v) for _, g, r, v in AGENT_RULES}:
+            if not t <= ADMIN_RULES | {(g, r, v) for _, g, r, v in agent_rules}:
                 fail(f"{where}: {ident(o)} grants {sorted(t)}")
 
 
@@ -990,8 +1003,52 @@ def event_cases():
     ]
 
 
+def nodefeature_obj(name, node, labels=None, annotations=None, features=None):
+    o = {"apiVersion": "nfd.k8s-sigs.io/v1alpha1", "kind": "NodeFeature",
+         "metadata": {"name": name, "namespace": "cvm-preflight",
+                      "labels": {"nfd.node.kubernetes.io/node-name": node,
+                                 "app.kubernetes.io/managed-by": "cvm-preflight"},
+                      "annotations": annotations if annotations is not None else
+                      {PREFIX + "owned-labels": "cvm"}},
+         "spec": {"labels": labels if labels is not None else {PREFIX + "cvm": "true"}},
+         "status": {}}
+    if features is not None:
+        o["spec"]["features"] = features
+    return o
+
+
+def nodefeature_cases():
+    create = dict(request("node-a"), operation="CREATE")
+    update = request("node-a")
+    own = nodefeature_obj("node-a", "node-a")
+
+    def case(name, expect, obj, req=create, old=None):
+        return (name, expect, {"name": name, "request": req, "object": obj, "oldObject": old})
+    return [
+        case("its own node's NodeFeature", "allow", own),
+        case("its own, updated", "allow", nodefeature_obj("node-a", "node-a", {PREFIX + "cvm": "false"}),
+             update, own),
+        case("named after another node", "deny:0", nodefeature_obj("node-b", "node-b")),
+        case("its name, another node's label", "deny:0", nodefeature_obj("node-a", "node-b")),
+        case("token without node name", "deny:0", own, dict(request(None), operation="CREATE")),
+        case("a foreign label", "deny:1",
+             nodefeature_obj("node-a", "node-a", {"node-role.kubernetes.io/control-plane": ""})),
+        case("a look-alike prefix", "deny:1",
+             nodefeature_obj("node-a", "node-a", {"cvm-preflight.dev.evil.com/cvm": "true"})),
+        case("a foreign annotation", "deny:2",
+             nodefeature_obj("node-a", "node-a", annotations={"example.com/x": "1"})),
+        case("raw features", "deny:3",
+             nodefeature_obj("node-a", "node-a",
+                             features={"flags": {"x": {"elements": {"y": {}}}}})),
+        case("NFD's worker (policy does not apply)", "skip", nodefeature_obj("node-b", "node-b"),
+             dict(request(None, user="system:serviceaccount:node-feature-discovery:nfd-worker"),
+                  operation="CREATE")),
+    ]
+
+
 NODE_POLICY = "cvm-preflight-agent-own-node"
-POLICY_CASES = {NODE_POLICY: cel_cases, "cvm-preflight-agent-own-events": event_cases}
+POLICY_CASES = {NODE_POLICY: cel_cases, "cvm-preflight-agent-own-events": event_cases,
+                "cvm-preflight-agent-own-nodefeature": nodefeature_cases}
 
 
 def check_cel(objs, where, sysbox=False):
@@ -1318,7 +1375,7 @@ def main():
             rendered[c] = objs
             check_objects(objs, c)
             check_openapi(objs, c)
-            check_rbac(objs, c)
+            check_rbac(objs, c, AGENT_RULES_NFD if c == "nfd" else AGENT_RULES)
             ds = find(objs, "DaemonSet")[0]
             check_daemonset_policy(ds, f"{c}: {ident(ds)}",
                                    expect_rro=c not in ("host-to-container", "before-1.30"))
@@ -1339,6 +1396,19 @@ def main():
         sb = rendered.get("sysbox-install", [])
         if sb:
             check_cel(sb, "sysbox-install", sysbox=True)
+        nfd = rendered.get("nfd", [])
+        if nfd:
+            n, reqs = check_cel(nfd, "nfd")
+            step(f"nfd: {n} CEL expressions parsed, {reqs} sample requests evaluated")
+            env = {e["name"]: e for e in
+                   find(nfd, "DaemonSet")[0]["spec"]["template"]["spec"]["containers"][0]["env"]}
+            if env.get("CVM_PREFLIGHT_PUBLISH_LABELS", {}).get("value") != "nodefeature":
+                fail("nfd: CVM_PREFLIGHT_PUBLISH_LABELS=nodefeature expected")
+            if "POD_NAMESPACE" not in env:
+                fail("nfd: POD_NAMESPACE from the downward API expected")
+            old = render_with(tmp, "nfd-before-1.30", ["nfd", "before-1.30"])
+            if find(old, "ValidatingAdmissionPolicy") or find(old, "ValidatingAdmissionPolicyBinding"):
+                fail("nfd with before-1.30: every admission policy must be gone")
         b130 = rendered.get("before-1.30", [])
         if find(b130, "ValidatingAdmissionPolicy") or find(b130, "ValidatingAdmissionPolicyBinding"):
             fail("before-1.30: the admission policy must be gone")
