@@ -129,17 +129,6 @@ int Usage(std::ostream& err, const std::string& message) {
   return kExitUsage;
 }
 
-double UnixNow() {
-  using namespace std::chrono;
-  return duration<double>(system_clock::now().time_since_epoch()).count();
-}
-
-bool UseColor() {
-  const char* no_color = std::getenv("NO_COLOR");
-  if (no_color != nullptr && no_color[0] != '\0') return false;
-  return ::isatty(STDOUT_FILENO) == 1;
-}
-
 int RunScan(Args& args, std::ostream& out, std::ostream& err) {
   std::string root = "/";
   std::string format = "text";
@@ -224,13 +213,7 @@ int RunScan(Args& args, std::ostream& out, std::ostream& err) {
   } else {
     WriteTextReport(report, TextOptions{UseColor(), show_facts}, out);
   }
-  const rules::VerdictResult* v = report.selected.Verdict(verdict);
-  switch (v->value) {
-    case rules::Tri::kTrue: return kExitOk;
-    case rules::Tri::kFalse: return kExitFalse;
-    case rules::Tri::kUnknown: break;
-  }
-  return kExitUnknown;
+  return ExitCodeOf(report.selected.Verdict(verdict)->value);
 }
 
 std::string Joined(const std::vector<std::string>& v, std::string_view sep = ", ") {
@@ -406,6 +389,26 @@ int RunFacts(Args& args, std::ostream& out, std::ostream& err) {
 }
 
 }  // namespace
+
+double UnixNow() {
+  using namespace std::chrono;
+  return duration<double>(system_clock::now().time_since_epoch()).count();
+}
+
+bool UseColor() {
+  const char* no_color = std::getenv("NO_COLOR");
+  if (no_color != nullptr && no_color[0] != '\0') return false;
+  return ::isatty(STDOUT_FILENO) == 1;
+}
+
+int ExitCodeOf(rules::Tri verdict) {
+  switch (verdict) {
+    case rules::Tri::kTrue: return kExitOk;
+    case rules::Tri::kFalse: return kExitFalse;
+    case rules::Tri::kUnknown: break;
+  }
+  return kExitUnknown;
+}
 
 int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   if (argc < 2) {

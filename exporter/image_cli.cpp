@@ -1,10 +1,6 @@
 #include "exporter/image_cli.h"
 
-#include <unistd.h>
-
 #include <cerrno>
-#include <chrono>
-#include <cstdlib>
 #include <filesystem>
 #include <string_view>
 #include <vector>
@@ -14,6 +10,7 @@
 #include "exporter/report_json.h"
 #include "exporter/text_report.h"
 #include "exporter/version.h"
+#include "probe/fact_catalog.h"
 #include "probe/host_root.h"
 #include "probe/registry.h"
 #include "rules/loader.h"
@@ -41,7 +38,9 @@ Options:
                     the Sysbox the nodes run decides which runc works
                     inside the image (docs/workspace-image.md)
   --platform OS/ARCH
-                    The image's platform (linux/amd64), shown in the report
+                    The image's platform (linux/amd64), shown in the report;
+                    without it, the one its packages are built for (a
+                    warning when the two differ)
   --format FORMAT   text (default), json (docs/report-format.md, with an
                     `image` section) or prometheus
   --rules PATH      Add or override image rules from a YAML file or a
@@ -59,20 +58,11 @@ int Usage(std::ostream& err, const std::string& message) {
   return kExitUsage;
 }
 
-double UnixNow() {
-  using namespace std::chrono;
-  return duration<double>(system_clock::now().time_since_epoch()).count();
-}
-
-bool UseColor() {
-  const char* no_color = std::getenv("NO_COLOR");
-  if (no_color != nullptr && no_color[0] != '\0') return false;
-  return ::isatty(STDOUT_FILENO) == 1;
-}
-
 nlohmann::json ImageJson(const ImageInput& in) {
   nlohmann::json j = {{"input", in.input}, {"root", in.root}, {"kind", in.kind}};
   j["platform"] = in.platform.empty() ? nlohmann::json(nullptr) : nlohmann::json(in.platform);
+  j["platform_from"] =
+      in.platform.empty() ? nlohmann::json(nullptr) : nlohmann::json(in.platform_from);
   return j;
 }
 
@@ -141,7 +131,7 @@ Result<ImageInput> OpenImageInput(const std::string& path, const std::string& pl
   if (fs::exists(fs::path(path) / "oci-layout", ec)) {
     return MakeError(path, "an OCI image layout (it has an oci-layout file): " + std::string(kNotYet));
   }
-  return ImageInput{path, path, "rootfs", platform};
+  return ImageInput{path, path, "rootfs", platform, platform.empty() ? "" : "option"};
 }
 
 int RunImageCommand(Args& args, std::ostream& out, std::ostream& err) {
@@ -214,6 +204,17 @@ int RunImageCommand(Args& args, std::ostream& out, std::ostream& err) {
   rules::Report report = rules::BuildReport(
       probe::RunProbeTable(probe::ImageProbes(), *host), loaded.set, profile,
       std::move(loaded.errors));
+  // The platform: as given, else as the image's packages say.
+  std::string mismatch;
+  if (const std::string* seen = report.facts.GetString(probe::kImagePlatform)) {
+    if (image->platform.empty()) {
+      image->platform = *seen;
+      image->platform_from = "packages";
+    } else if (*seen != image->platform) {
+      mismatch = "--platform " + image->platform + ", but the image's packages are built for " + *seen;
+      err << "cvm-preflight: image: warning: " << mismatch << "\n";
+    }
+  }
   if (format == "json") {
     nlohmann::json j = ReportToJson(report);
     j["image"] = ImageJson(*image);
@@ -223,15 +224,12 @@ int RunImageCommand(Args& args, std::ostream& out, std::ostream& err) {
   } else {
     TextOptions options{UseColor(), show_facts, "image check"};
     WriteTextReport(report, options, out);
-    if (!image->platform.empty()) out << "\nPlatform: " << image->platform << "\n";
+    if (!image->platform.empty()) {
+      out << "\nPlatform: " << image->platform << " (from the "
+          << (image->platform_from == "option" ? "--platform option" : "image's packages") << ")\n";
+    }
   }
-  const rules::VerdictResult* v = report.selected.Verdict("image");
-  switch (v->value) {
-    case rules::Tri::kTrue: return kExitOk;
-    case rules::Tri::kFalse: return kExitFalse;
-    case rules::Tri::kUnknown: break;
-  }
-  return kExitUnknown;
+  return ExitCodeOf(report.selected.Verdict("image")->value);
 }
 
 }  // namespace cvm::exporter

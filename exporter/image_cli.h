@@ -19,6 +19,8 @@ struct ImageInput {
   std::string root;      // the folder the probes read
   std::string kind;      // "rootfs"
   std::string platform;  // "linux/amd64" when known, else empty
+  // "option" (--platform) or "packages" (image.platform); empty with it.
+  std::string platform_from;
 };
 
 // Turns the command's argument into a root folder. This build takes an

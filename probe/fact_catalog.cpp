@@ -444,6 +444,10 @@ constexpr FactSpec kCatalog[] = {
      "its docs name (docker.io also counts as docker-ce, moby-engine or docker)."},
     {kImagePackagesMissing, T::kStringList, "workspace-image", "as image.packages.db",
      "The packages of that list that are not installed, under their docs names."},
+    {kImagePlatform, T::kString, "workspace-image", "as image.packages.db",
+     "The platform the image's packages are built for, as an OCI platform "
+     "(`linux/amd64`, `linux/arm/v7`): the architecture of the first of those "
+     "packages that is not architecture-independent."},
 };
 
 bool MatchesPattern(std::string_view pattern, std::string_view name) {

@@ -187,6 +187,7 @@ inline constexpr std::string_view kImageTmpFiles = "image.tmp.files";
 inline constexpr std::string_view kImagePackagesDb = "image.packages.db";
 inline constexpr std::string_view kImagePackagesInstalled = "image.packages.installed";
 inline constexpr std::string_view kImagePackagesMissing = "image.packages.missing";
+inline constexpr std::string_view kImagePlatform = "image.platform";
 
 // Every declared fact, in documentation order.
 std::span<const FactSpec> FactCatalog();

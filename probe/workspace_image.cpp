@@ -198,15 +198,16 @@ class ImageProbe {
 
   // The installed names of `wanted` from the first package database the
   // image has; false when it has none (or one could not be read).
-  bool Installed(const std::vector<std::string_view>& wanted, std::vector<std::string>& names,
+  bool Installed(const std::vector<std::string_view>& wanted, std::vector<Package>& found,
                  std::string& db, std::string& file) {
+    std::vector<Package>& names = found;
     DpkgStatusReader reader(wanted);
     auto status = root_.ReadPieces("/var/lib/dpkg/status", kStatusCap,
                                    [&reader](std::string_view piece) { reader.Feed(piece); });
     bool dpkg = false;
     if (status) {
       dpkg = true;
-      for (const auto& p : reader.Finish()) names.push_back(p.name);
+      for (auto& p : reader.Finish()) names.push_back(std::move(p));
     } else if (!Missing(status.error())) {
       out_.AddError(status.error());
       return false;
@@ -221,8 +222,8 @@ class ImageProbe {
           continue;
         }
         dpkg = true;
-        for (const auto& p : ParseDpkgStatus(*text, /*status_optional=*/true)) {
-          names.push_back(p.name);
+        for (auto& p : ParseDpkgStatus(*text, /*status_optional=*/true)) {
+          names.push_back(std::move(p));
         }
       }
     }
@@ -233,7 +234,7 @@ class ImageProbe {
     }
     auto rpm = ReadRpmDb(root_, wanted);
     if (rpm) {
-      for (const auto& p : rpm->packages) names.push_back(p.name);
+      for (auto& p : rpm->packages) names.push_back(std::move(p));
       db = "rpm";
       file = rpm->file;
       return true;
@@ -244,7 +245,7 @@ class ImageProbe {
     }
     auto apk = root_.ReadFile("/lib/apk/db/installed", kStatusCap);
     if (apk) {
-      for (const auto& p : ParseApkInstalled(*apk)) names.push_back(p.name);
+      for (auto& p : ParseApkInstalled(*apk)) names.push_back(std::move(p));
       db = "apk";
       file = "/lib/apk/db/installed";
       return true;
@@ -261,9 +262,20 @@ class ImageProbe {
   }
 
   void Packages() {
-    std::vector<std::string> names;
+    std::vector<Package> found;
     std::string db, file;
-    if (!Installed(DocsPackageNames(), names, db, file)) return;
+    if (!Installed(DocsPackageNames(), found, db, file)) return;
+    std::vector<std::string> names;
+    for (const auto& p : found) {
+      names.push_back(p.name);
+      // The platform the packages are built for: the first that is not
+      // architecture-independent (bash always is built per architecture).
+      std::string platform = PlatformOfPackageArch(p.arch, db);
+      if (!platform.empty() && !out_has_platform_) {
+        out_.Set(kImagePlatform, platform, file + " (Architecture of " + p.name + ": " + p.arch + ")");
+        out_has_platform_ = true;
+      }
+    }
     DocsPackageStatus status = CheckDocsPackages(names);
     out_.Set(kImagePackagesDb, db, file);
     out_.Set(kImagePackagesInstalled, status.installed, file);
@@ -275,6 +287,7 @@ class ImageProbe {
   const HostRoot& root_;
   std::int64_t count_ = 0;
   bool deep_ = false;
+  bool out_has_platform_ = false;
   StringList listed_;
 };
 
@@ -288,6 +301,30 @@ std::vector<std::string_view> DocsPackageNames() {
     for (auto n : p.accepts) out.push_back(n);
   }
   return out;
+}
+
+std::string PlatformOfPackageArch(std::string_view arch, std::string_view db) {
+  // Alpine's armhf is ARMv6 (its armv7 is ARMv7); Debian's armhf is ARMv7.
+  if (db == "apk" && arch == "armhf") return "linux/arm/v6";
+  struct Arch {
+    std::string_view package, platform;
+  };
+  // dpkg (Debian's architecture names), rpm (uname -m) and apk names, to
+  // the OCI image spec's GOOS/GOARCH[/variant].
+  static constexpr Arch kArchs[] = {
+      {"amd64", "linux/amd64"},     {"x86_64", "linux/amd64"},
+      {"arm64", "linux/arm64"},     {"aarch64", "linux/arm64"},
+      {"armhf", "linux/arm/v7"},    {"armv7", "linux/arm/v7"},
+      {"armv7hl", "linux/arm/v7"},  {"armel", "linux/arm/v5"},
+      {"i386", "linux/386"},
+      {"i686", "linux/386"},        {"x86", "linux/386"},
+      {"ppc64el", "linux/ppc64le"}, {"ppc64le", "linux/ppc64le"},
+      {"s390x", "linux/s390x"},     {"riscv64", "linux/riscv64"},
+  };
+  for (const auto& a : kArchs) {
+    if (a.package == arch) return std::string(a.platform);
+  }
+  return "";  // "all", "noarch", unknown
 }
 
 DocsPackageStatus CheckDocsPackages(const std::vector<std::string>& installed_names) {

@@ -10,7 +10,8 @@
 //        docker.{service,socket} and the masks /etc/systemd/system/docker.*;
 //        /tmp (bounded walk); /var/lib/dpkg/status (and status.d/), the rpm
 //        database, /lib/apk/db/installed.
-// Facts: image.init.*, image.docker.*, image.tmp.*, image.packages.*.
+// Facts: image.init.*, image.docker.*, image.tmp.*, image.packages.*,
+//        image.platform.
 
 #include <span>
 #include <string>
@@ -37,6 +38,11 @@ struct DocsPackageStatus {
   std::vector<std::string> missing;
 };
 DocsPackageStatus CheckDocsPackages(const std::vector<std::string>& installed_names);
+
+// The platform ("linux/amd64") of a package architecture as dpkg, rpm
+// or apk name it ("amd64", "x86_64", "armhf"; `db` is "dpkg", "rpm" or
+// "apk"); "" for "all", "noarch" or a name not known.
+std::string PlatformOfPackageArch(std::string_view arch, std::string_view db);
 
 // The /tmp walk's bounds.
 inline constexpr int kTmpMaxDepth = 8;

@@ -139,6 +139,8 @@ TEST_F(Roots, JsonHasOnlyTheImageVerdictAndAnImageSection) {
   EXPECT_EQ(j["image"]["input"], Root("good"));
   EXPECT_EQ(j["image"]["kind"], "rootfs");
   EXPECT_EQ(j["image"]["platform"], "linux/amd64");
+  EXPECT_EQ(j["image"]["platform_from"], "option");
+  EXPECT_EQ(r.err, "");
   EXPECT_EQ(j["profiles"]["coder-v1"]["image"], "false");
   EXPECT_EQ(j["profiles"]["sysbox-0.6"]["image"], "true");
   EXPECT_FALSE(j["facts"].contains("kernel"));  // no node probes ran
@@ -149,13 +151,40 @@ TEST_F(Roots, JsonHasOnlyTheImageVerdictAndAnImageSection) {
   }
 }
 
+TEST_F(Roots, PlatformComesFromThePackagesWhenNotGiven) {
+  Facts f = ImageFacts(Root("good"));
+  ASSERT_NE(f.GetString(probe::kImagePlatform), nullptr);
+  // debootstrap builds the machine's own architecture.
+#if defined(__x86_64__)
+  EXPECT_EQ(*f.GetString(probe::kImagePlatform), "linux/amd64");
+#elif defined(__aarch64__)
+  EXPECT_EQ(*f.GetString(probe::kImagePlatform), "linux/arm64");
+#endif
+  auto j = ImageJson(Root("good"), "sysbox-0.7");
+  EXPECT_EQ(j["image"]["platform"], *f.GetString(probe::kImagePlatform));
+  EXPECT_EQ(j["image"]["platform_from"], "packages");
+  CliRun other = Cli({"image", Root("good"), "--platform", "linux/s390x", "--format", "json"});
+  EXPECT_NE(other.err.find("warning: --platform linux/s390x, but the image's packages are built for"),
+            std::string::npos) << other.err;
+  EXPECT_EQ(nlohmann::json::parse(other.out)["image"]["platform"], "linux/s390x");
+}
+
+TEST(WorkspaceImageProbe, PlatformOfPackageArchitectures) {
+  EXPECT_EQ(probe::PlatformOfPackageArch("amd64", "dpkg"), "linux/amd64");
+  EXPECT_EQ(probe::PlatformOfPackageArch("aarch64", "rpm"), "linux/arm64");
+  EXPECT_EQ(probe::PlatformOfPackageArch("armhf", "dpkg"), "linux/arm/v7");
+  EXPECT_EQ(probe::PlatformOfPackageArch("armhf", "apk"), "linux/arm/v6");
+  EXPECT_EQ(probe::PlatformOfPackageArch("all", "dpkg"), "");
+  EXPECT_EQ(probe::PlatformOfPackageArch("noarch", "rpm"), "");
+}
+
 TEST_F(Roots, PrometheusHasTheImageVerdictAndNoNodeFamilies) {
   CliRun r = Cli({"image", Root("no-init"), "--format", "prometheus", "--profile", "sysbox-0.7"});
   EXPECT_EQ(r.code, kExitFalse);
   EXPECT_NE(r.out.find("cvm_preflight_verdict{verdict=\"image\",profile=\"sysbox-0.7\"} 0"),
             std::string::npos) << r.out;
   EXPECT_NE(r.out.find("cvm_preflight_image_info{input=\"" + Root("no-init") +
-                       "\",kind=\"rootfs\",platform=\"\"} 1"),
+                       "\",kind=\"rootfs\",platform=\"linux/"),
             std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("cvm_preflight_node_info"), std::string::npos);
   EXPECT_NE(r.out.find("check=\"image-init-systemd\""), std::string::npos);
