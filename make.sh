@@ -33,6 +33,7 @@ TEST_PACKAGES=(
   prometheus python3-yaml wrk prometheus-node-exporter
   python3 openssl curl apache2-utils
   buildah umoci "${IMAGE_PACKAGES[@]}"
+  debootstrap
 )
 
 install_missing() {

@@ -13,6 +13,7 @@
 #include "exporter/args.h"
 #include "exporter/cluster_cli.h"
 #include "exporter/facts_doc.h"
+#include "exporter/image_cli.h"
 #include "exporter/metrics.h"
 #include "exporter/report_json.h"
 #include "exporter/scan_worker.h"
@@ -33,6 +34,8 @@ Checks whether a node can host Coder CVM workspaces (Sysbox).
 
 Commands:
   scan      Scan a host root once, judge it and print the report
+  image     Check a workspace image (an unpacked root) before a CVM
+            workspace is built from it (docs/workspace-image.md)
   agent     Scan on a schedule and serve metrics, health and the report
             over HTTP (the DaemonSet; docs/agent.md)
   report    Every node's verdicts as its agent wrote them, a what-if for
@@ -85,19 +88,24 @@ is set.
 )";
 
 constexpr std::string_view kRulesHelp =
-    R"(Usage: cvm-preflight rules list [--profile NAME] [--rules PATH]...
-       cvm-preflight rules validate FILE...
+    R"(Usage: cvm-preflight rules list [--image] [--profile NAME] [--rules PATH]...
+       cvm-preflight rules validate [--image|--node] FILE...
 
 list      Print every rule that applies to a profile, with its severity,
-          verdicts and sources.
+          verdicts and sources; --image lists the image rule set of
+          `cvm-preflight image` instead of the node rules.
 validate  Load rule files and report every problem as file:line:col;
-          exit 1 when any file has an error.
+          exit 1 when any file has an error. A file whose rules name the
+          verdict `image` is checked as an image rule file, any other as
+          a node rule file; --image or --node says it for every file.
 )";
 
 constexpr std::string_view kExplainHelp =
     R"(Usage: cvm-preflight explain RULE-ID [--rules PATH]...
 
-Prints what a rule checks, why, when it applies, its sources and its fix.
+Prints what a rule checks, why, when it applies, its sources and its fix:
+a node rule, a cluster check of `cvm-preflight report`, or an image rule of
+`cvm-preflight image` (image-*; --rules files of either kind are read).
 )";
 
 constexpr std::string_view kFactsHelp =
@@ -119,17 +127,6 @@ int Usage(std::ostream& err, const std::string& message) {
   err << "cvm-preflight: " << message
       << " (see 'cvm-preflight --help')\n";
   return kExitUsage;
-}
-
-double UnixNow() {
-  using namespace std::chrono;
-  return duration<double>(system_clock::now().time_since_epoch()).count();
-}
-
-bool UseColor() {
-  const char* no_color = std::getenv("NO_COLOR");
-  if (no_color != nullptr && no_color[0] != '\0') return false;
-  return ::isatty(STDOUT_FILENO) == 1;
 }
 
 int RunScan(Args& args, std::ostream& out, std::ostream& err) {
@@ -216,13 +213,7 @@ int RunScan(Args& args, std::ostream& out, std::ostream& err) {
   } else {
     WriteTextReport(report, TextOptions{UseColor(), show_facts}, out);
   }
-  const rules::VerdictResult* v = report.selected.Verdict(verdict);
-  switch (v->value) {
-    case rules::Tri::kTrue: return kExitOk;
-    case rules::Tri::kFalse: return kExitFalse;
-    case rules::Tri::kUnknown: break;
-  }
-  return kExitUnknown;
+  return ExitCodeOf(report.selected.Verdict(verdict)->value);
 }
 
 std::string Joined(const std::vector<std::string>& v, std::string_view sep = ", ") {
@@ -242,10 +233,19 @@ int RunRules(Args& args, std::ostream& out, std::ostream& err) {
   args.Flag(sub);
   if (sub == "validate") {
     std::vector<std::string> files;
+    std::optional<rules::RuleSetKind> kind;  // per file, DetectKind
     while (!args.Done()) {
       if (args.Flag("-h") || args.Flag("--help")) {
         out << kRulesHelp;
         return kExitOk;
+      }
+      if (args.Flag("--image")) {
+        kind = rules::RuleSetKind::kImage;
+        continue;
+      }
+      if (args.Flag("--node")) {
+        kind = rules::RuleSetKind::kNode;
+        continue;
       }
       files.emplace_back(args.Peek());
       args.Flag(files.back());
@@ -253,7 +253,7 @@ int RunRules(Args& args, std::ostream& out, std::ostream& err) {
     if (files.empty()) return Usage(err, "rules validate: name at least one file");
     int bad = 0;
     for (const auto& f : files) {
-      rules::LoadResult r = rules::LoadRulesPath(f);
+      rules::LoadResult r = rules::LoadRulesPath(f, kind);
       for (const auto& e : r.errors) err << e.Text() << "\n";
       bad += !r.ok();
       if (r.ok()) out << f << ": " << r.rules.size() << " rules OK\n";
@@ -263,11 +263,16 @@ int RunRules(Args& args, std::ostream& out, std::ostream& err) {
   if (sub != "list") return Usage(err, "rules: unknown subcommand '" + sub + "'");
   std::string profile(rules::kDefaultProfile);
   std::vector<std::string> paths;
+  bool image = false;
   while (!args.Done()) {
     std::string error;
     if (args.Flag("-h") || args.Flag("--help")) {
       out << kRulesHelp;
       return kExitOk;
+    }
+    if (args.Flag("--image")) {
+      image = true;
+      continue;
     }
     if (auto v = args.Option("--profile", error)) {
       profile = *v;
@@ -283,7 +288,7 @@ int RunRules(Args& args, std::ostream& out, std::ostream& err) {
   if (!rules::IsProfile(profile)) {
     return Usage(err, "rules list: unknown profile '" + profile + "'");
   }
-  rules::RuleSetLoad loaded = rules::LoadRuleSet(paths);
+  rules::RuleSetLoad loaded = image ? rules::LoadImageRuleSet(paths) : rules::LoadRuleSet(paths);
   for (const auto& e : loaded.errors) err << e.Text() << "\n";
   for (const auto& r : loaded.set.rules) {
     if (!r.AppliesTo(profile)) continue;
@@ -316,8 +321,23 @@ int RunExplain(Args& args, std::ostream& out, std::ostream& err) {
     args.Flag(a);
   }
   if (id.empty()) return Usage(err, "explain: name a rule id (see 'cvm-preflight rules list')");
-  rules::RuleSetLoad loaded = rules::LoadRuleSet(paths);
+  // Node rules, then image rules, each with the user's files of its kind
+  // on top (a --rules file is read as the kind its verdicts say).
+  std::vector<std::string> node_paths, image_paths;
+  for (const auto& p : paths) {
+    bool is_image = false;
+    for (const auto& rule : rules::LoadRulesPath(p, std::nullopt).rules) {
+      for (const auto& v : rule.verdicts) is_image = is_image || rules::IsVerdict(v, rules::RuleSetKind::kImage);
+    }
+    (is_image ? image_paths : node_paths).push_back(p);
+  }
+  rules::RuleSetLoad loaded = rules::LoadRuleSet(node_paths);
   const rules::Rule* r = loaded.set.Find(id);
+  rules::RuleSetLoad image;
+  if (r == nullptr) {
+    image = rules::LoadImageRuleSet(image_paths);
+    r = image.set.Find(id);
+  }
   // The cluster checks of `cvm-preflight report` (rules/cluster/) too.
   rules::RuleSet cluster;
   if (r == nullptr) {
@@ -370,6 +390,26 @@ int RunFacts(Args& args, std::ostream& out, std::ostream& err) {
 
 }  // namespace
 
+double UnixNow() {
+  using namespace std::chrono;
+  return duration<double>(system_clock::now().time_since_epoch()).count();
+}
+
+bool UseColor() {
+  const char* no_color = std::getenv("NO_COLOR");
+  if (no_color != nullptr && no_color[0] != '\0') return false;
+  return ::isatty(STDOUT_FILENO) == 1;
+}
+
+int ExitCodeOf(rules::Tri verdict) {
+  switch (verdict) {
+    case rules::Tri::kTrue: return kExitOk;
+    case rules::Tri::kFalse: return kExitFalse;
+    case rules::Tri::kUnknown: break;
+  }
+  return kExitUnknown;
+}
+
 int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   if (argc < 2) {
     err << kMainHelp;
@@ -386,6 +426,7 @@ int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   }
   Args args(argc, argv, 2);
   if (cmd == "scan") return RunScan(args, out, err);
+  if (cmd == "image") return RunImageCommand(args, out, err);
   if (cmd == "agent") return RunAgentCommand(args, out, err);
   // Hidden: the agent's scan worker (exporter/scan_worker.h).
   if (cmd == "__scan-worker") return RunScanWorker();

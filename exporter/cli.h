@@ -5,6 +5,8 @@
 
 #include <ostream>
 
+#include "rules/engine.h"
+
 namespace cvm::exporter {
 
 // Exit codes, shared by every command.
@@ -14,5 +16,13 @@ inline constexpr int kExitUsage = 2;    // usage or fatal error
 inline constexpr int kExitUnknown = 3;  // the selected verdict is unknown
 
 int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err);
+
+// Shared by the commands that print a report (scan, image).
+// The exit code of a selected verdict: 0 true, 1 false, 3 unknown.
+int ExitCodeOf(rules::Tri verdict);
+// Colour on a terminal unless NO_COLOR is set.
+bool UseColor();
+// Now, seconds since the epoch (the report's scan end).
+double UnixNow();
 
 }  // namespace cvm::exporter

@@ -30,7 +30,7 @@ std::string GroupTitle(std::string_view group) {
       {"userns", "User namespaces"}, {"shiftfs", "shiftfs"},
       {"runtime", "Container runtimes"}, {"gpu", "GPUs"},
       {"platform", "Platform"},   {"hostpath", "Host paths"},
-      {"storage", "Storage"},
+      {"storage", "Storage"},     {"image", "Workspace image"},
   };
   for (const auto& t : kTitles) {
     if (t.group == group) return std::string(t.title);
@@ -121,7 +121,7 @@ void WriteTextReport(const rules::Report& report, const TextOptions& options,
                      std::ostream& out) {
   Style st{options.color};
   const auto& ev = report.selected;
-  out << st.Bold("cvm-preflight " + std::string(kVersion)) << " scan of "
+  out << st.Bold("cvm-preflight " + std::string(kVersion)) << " " << options.subject << " of "
       << report.facts.root << ", profile " << ev.profile << "\n\n"
       << st.Bold("Verdicts") << "\n";
   for (const auto& v : ev.verdicts) {
@@ -137,6 +137,7 @@ void WriteTextReport(const rules::Report& report, const TextOptions& options,
     out << "\n";
   }
   for (const auto& n : rules::kVerdictNotes) {
+    if (ev.Verdict(n.verdict) == nullptr) continue;  // another rule set's
     out << "  " << st.Dim("Note on " + std::string(n.verdict) + ": " + std::string(n.text) +
                           " (" + std::string(n.sources) + ")")
         << "\n";

@@ -15,6 +15,8 @@ namespace cvm::exporter {
 struct TextOptions {
   bool color = false;
   bool facts = false;  // list every fact
+  // What the first line calls the run: "scan" (a node) or "image check".
+  std::string_view subject = "scan";
 };
 
 void WriteTextReport(const rules::Report& report, const TextOptions& options,

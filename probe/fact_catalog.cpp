@@ -391,6 +391,63 @@ constexpr FactSpec kCatalog[] = {
      "config.toml, /etc/crio/crio.conf, /etc/crio/crio.conf.d/*.conf",
      "Runtime handler names configured for the CRI (`runc`, `nvidia`, "
      "`sysbox-runc`); left out when no config file exists."},
+    // Workspace images: set only by `cvm-preflight image`, whose report
+    // also carries the runtime.* facts of the image's own docker, containerd
+    // and runc (the inner runtime of a CVM workspace).
+    {kImageInitPresent, T::kBool, "workspace-image", "/sbin/init (links followed in the image)",
+     "True when /sbin/init resolves to a file in the image; false when it is "
+     "missing or a dangling link (the workspace then starts without systemd)."},
+    {kImageInitTarget, T::kString, "workspace-image", "/sbin/init",
+     "The in-image path /sbin/init resolves to (`/usr/lib/systemd/systemd`)."},
+    {kImageInitSystemd, T::kBool, "workspace-image",
+     "/sbin/init, /lib/systemd/systemd, /usr/lib/systemd/systemd",
+     "True when /sbin/init is systemd: it resolves to an executable file named "
+     "`systemd`, or to the same file as /lib/systemd/systemd; false when it is "
+     "something else or missing."},
+    {kImageDockerDaemon, T::kBool, "workspace-image",
+     "dockerd in the binary directories (as runtime.binaries)",
+     "True when the image has an executable dockerd."},
+    {kImageDockerDaemonPath, T::kString, "workspace-image", "as image.docker.daemon",
+     "In-image path of dockerd."},
+    {kImageDockerCli, T::kBool, "workspace-image",
+     "docker in the binary directories (as runtime.binaries)",
+     "True when the image has an executable docker CLI."},
+    {kImageDockerCliPath, T::kString, "workspace-image", "as image.docker.cli",
+     "In-image path of the docker CLI."},
+    {kImageDockerServiceEnabled, T::kBool, "workspace-image",
+     "/etc/systemd/system/*.wants/docker.service, /etc/systemd/system/docker.service",
+     "True when a `*.wants/docker.service` link (what `systemctl enable docker` "
+     "makes, multi-user.target.wants) resolves to a unit file and the unit is "
+     "not masked."},
+    {kImageDockerSocketEnabled, T::kBool, "workspace-image",
+     "/etc/systemd/system/*.wants/docker.socket, /etc/systemd/system/docker.socket",
+     "True when a `*.wants/docker.socket` link (sockets.target.wants) resolves "
+     "to a unit file and the unit is not masked: dockerd then starts on the "
+     "first use of /run/docker.sock."},
+    {kImageDockerMasked, T::kBool, "workspace-image",
+     "/etc/systemd/system/docker.service, docker.socket",
+     "True when docker.service or docker.socket is masked (a link to /dev/null)."},
+    {kImageDockerEnabledBy, T::kStringList, "workspace-image", "as image.docker.service_enabled",
+     "The wants links found for docker.service and docker.socket."},
+    {kImageTmpCount, T::kInt, "workspace-image", "/tmp (walked at most 8 levels deep)",
+     "How many entries other than directories are under /tmp (counted up to "
+     "10000); 0 when /tmp is empty or missing."},
+    {kImageTmpFiles, T::kStringList, "workspace-image", "as image.tmp.count",
+     "The first 20 of them, in-image paths in name order."},
+    {kImagePackagesDb, T::kString, "workspace-image",
+     "/var/lib/dpkg/status (and status.d/), the rpm database, /lib/apk/db/installed",
+     "The package database read: `dpkg`, `rpm` or `apk`; absent when the image "
+     "has none."},
+    {kImagePackagesInstalled, T::kStringList, "workspace-image", "as image.packages.db",
+     "The packages of the Coder docs' example image that are installed "
+     "(build-essential, git, bash, docker.io, curl, sudo, systemd), each under "
+     "its docs name (docker.io also counts as docker-ce, moby-engine or docker)."},
+    {kImagePackagesMissing, T::kStringList, "workspace-image", "as image.packages.db",
+     "The packages of that list that are not installed, under their docs names."},
+    {kImagePlatform, T::kString, "workspace-image", "as image.packages.db",
+     "The platform the image's packages are built for, as an OCI platform "
+     "(`linux/amd64`, `linux/arm/v7`): the architecture of the first of those "
+     "packages that is not architecture-independent."},
 };
 
 bool MatchesPattern(std::string_view pattern, std::string_view name) {

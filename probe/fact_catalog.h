@@ -170,6 +170,24 @@ inline constexpr std::string_view kRuntimeSysboxPath = "runtime.sysbox.path";
 inline constexpr std::string_view kRuntimeNvidiaToolkitVersion = "runtime.nvidia_toolkit.version";
 inline constexpr std::string_view kRuntimeNvidiaToolkitPath = "runtime.nvidia_toolkit.path";
 inline constexpr std::string_view kRuntimeHandlers = "runtime.handlers";
+// workspace images (`cvm-preflight image`; probe/workspace_image.h)
+inline constexpr std::string_view kImageInitPresent = "image.init.present";
+inline constexpr std::string_view kImageInitTarget = "image.init.target";
+inline constexpr std::string_view kImageInitSystemd = "image.init.systemd";
+inline constexpr std::string_view kImageDockerDaemon = "image.docker.daemon";
+inline constexpr std::string_view kImageDockerDaemonPath = "image.docker.daemon_path";
+inline constexpr std::string_view kImageDockerCli = "image.docker.cli";
+inline constexpr std::string_view kImageDockerCliPath = "image.docker.cli_path";
+inline constexpr std::string_view kImageDockerServiceEnabled = "image.docker.service_enabled";
+inline constexpr std::string_view kImageDockerSocketEnabled = "image.docker.socket_enabled";
+inline constexpr std::string_view kImageDockerMasked = "image.docker.masked";
+inline constexpr std::string_view kImageDockerEnabledBy = "image.docker.enabled_by";
+inline constexpr std::string_view kImageTmpCount = "image.tmp.count";
+inline constexpr std::string_view kImageTmpFiles = "image.tmp.files";
+inline constexpr std::string_view kImagePackagesDb = "image.packages.db";
+inline constexpr std::string_view kImagePackagesInstalled = "image.packages.installed";
+inline constexpr std::string_view kImagePackagesMissing = "image.packages.missing";
+inline constexpr std::string_view kImagePlatform = "image.platform";
 
 // Every declared fact, in documentation order.
 std::span<const FactSpec> FactCatalog();

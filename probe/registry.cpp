@@ -21,6 +21,7 @@
 #include "probe/selinux.h"
 #include "probe/sysctl.h"
 #include "probe/storage.h"
+#include "probe/workspace_image.h"
 
 namespace cvm::probe {
 namespace {
@@ -45,16 +46,28 @@ constexpr ProbeEntry kProbes[] = {
     {"runtime", &ProbeRuntime},
 };
 
+constexpr ProbeEntry kImageProbes[] = {
+    {"os-release", &ProbeOsRelease},
+    {"runtime", &ProbeRuntime},
+    {"workspace-image", &ProbeWorkspaceImage},
+};
+
 }  // namespace
 
 std::span<const ProbeEntry> AllProbes() { return kProbes; }
+std::span<const ProbeEntry> ImageProbes() { return kImageProbes; }
 
 Facts RunProbes(const HostRoot& root, const ProbeOptions& options,
                 const NodeInfo* node) {
+  return RunProbeTable(kProbes, root, options, node);
+}
+
+Facts RunProbeTable(std::span<const ProbeEntry> table, const HostRoot& root,
+                    const ProbeOptions& options, const NodeInfo* node) {
   Facts facts;
   facts.root = root.path();
   MountTableOnce mounts(root);
-  for (const auto& entry : kProbes) {
+  for (const auto& entry : table) {
     ProbeContext ctx{root, facts, options, mounts, node};
     auto start = std::chrono::steady_clock::now();
     ProbeOutput out = entry.fn(ctx);

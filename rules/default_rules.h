@@ -16,5 +16,7 @@ struct DefaultRuleFile {
 std::span<const DefaultRuleFile> DefaultRuleFiles();
 // rules/cluster/*.yaml: the cluster checks of `cvm-preflight report`.
 std::span<const DefaultRuleFile> ClusterRuleFiles();
+// rules/default/image/*.yaml: the image rule set of `cvm-preflight image`.
+std::span<const DefaultRuleFile> ImageRuleFiles();
 
 }  // namespace cvm::rules

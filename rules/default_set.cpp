@@ -11,13 +11,22 @@ LoadResult LoadDefaultRules() {
   return all;
 }
 
-RuleSetLoad LoadRuleSet(const std::vector<std::string>& user_paths) {
+LoadResult LoadImageRules() {
+  LoadResult all;
+  all.rules = detail::CompiledImageRules();
+  return all;
+}
+
+namespace {
+
+RuleSetLoad Load(RuleSetKind kind, LoadResult defaults,
+                 const std::vector<std::string>& user_paths) {
   RuleSetLoad out;
-  LoadResult defaults = LoadDefaultRules();
+  out.set.kind = kind;
   for (auto& r : defaults.rules) out.set.Upsert(std::move(r));
   out.errors = defaults.errors;
   for (const auto& p : user_paths) {
-    LoadResult user = LoadRulesPath(p);
+    LoadResult user = LoadRulesPath(p, kind);
     for (auto& r : user.rules) out.set.Upsert(std::move(r));
     for (auto& e : user.errors) out.errors.push_back(std::move(e));
   }
@@ -25,6 +34,16 @@ RuleSetLoad LoadRuleSet(const std::vector<std::string>& user_paths) {
   // default rule off by id.
   std::erase_if(out.set.rules, [](const Rule& r) { return !r.enabled; });
   return out;
+}
+
+}  // namespace
+
+RuleSetLoad LoadRuleSet(const std::vector<std::string>& user_paths) {
+  return Load(RuleSetKind::kNode, LoadDefaultRules(), user_paths);
+}
+
+RuleSetLoad LoadImageRuleSet(const std::vector<std::string>& user_paths) {
+  return Load(RuleSetKind::kImage, LoadImageRules(), user_paths);
 }
 
 }  // namespace cvm::rules

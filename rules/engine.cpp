@@ -240,7 +240,7 @@ Evaluation Evaluate(const RuleSet& rules, const probe::Facts& facts,
     }
     ev.checks.push_back(std::move(r));
   }
-  for (auto name : kVerdicts) {
+  for (auto name : VerdictsOf(rules.kind)) {
     VerdictResult v;
     v.name = std::string(name);
     std::vector<std::string> failing, unknown;

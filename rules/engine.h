@@ -41,7 +41,7 @@ struct VerdictResult {
 struct Evaluation {
   std::string profile;
   std::vector<CheckResult> checks;
-  std::vector<VerdictResult> verdicts;  // in kVerdicts order
+  std::vector<VerdictResult> verdicts;  // in VerdictsOf(kind) order
   const VerdictResult* Verdict(std::string_view name) const;
 };
 

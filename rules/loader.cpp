@@ -18,7 +18,7 @@ using probe::FactType;
 
 class Loader {
  public:
-  explicit Loader(std::string file) : file_(std::move(file)) {}
+  Loader(std::string file, RuleSetKind kind) : file_(std::move(file)), kind_(kind) {}
 
   void Error(const YAML::Node& at, std::string message) {
     LoadError e{file_, 0, 0, std::move(message)};
@@ -31,6 +31,7 @@ class Loader {
 
   std::vector<LoadError> errors_;
   const std::string file_;
+  const RuleSetKind kind_;
 
   bool IsKebab(std::string_view s) {
     if (s.empty() || s.front() == '-' || s.back() == '-') return false;
@@ -354,10 +355,18 @@ class Loader {
     if (YAML::Node v = n["verdicts"]) {
       r.verdicts = StringList(v, "verdicts");
       for (const auto& s : r.verdicts) {
-        if (!IsVerdict(s)) Error(v, "unknown verdict '" + s + "' (cvm, cvm-cached, cvm-gpu)");
+        if (IsVerdict(s, kind_)) continue;
+        std::string known;
+        for (auto k : VerdictsOf(kind_)) known += (known.empty() ? "" : ", ") + std::string(k);
+        Error(v, "unknown verdict '" + s + "' (" + known + ")" +
+                     (kind_ == RuleSetKind::kNode && IsVerdict(s, RuleSetKind::kImage)
+                          ? ": image rules are loaded by `cvm-preflight image --rules`"
+                          : kind_ == RuleSetKind::kImage && IsVerdict(s)
+                                ? ": node rules are loaded by `cvm-preflight scan --rules`"
+                                : ""));
       }
     } else {
-      r.verdicts = {"cvm"};
+      r.verdicts = {std::string(VerdictsOf(kind_).front())};
     }
     if (YAML::Node v = n["profiles"]) {
       for (const auto& s : StringList(v, "profiles")) {
@@ -408,8 +417,9 @@ std::string LoadError::Text() const {
   return out;
 }
 
-LoadResult LoadRulesText(std::string_view text, const std::string& file) {
-  Loader loader(file);
+LoadResult LoadRulesText(std::string_view text, const std::string& file,
+                         RuleSetKind kind) {
+  Loader loader(file, kind);
   LoadResult result;
   YAML::Node doc;
   try {
@@ -444,10 +454,11 @@ LoadResult LoadRulesText(std::string_view text, const std::string& file) {
 }
 
 namespace {
-LoadResult LoadEmbedded(std::span<const DefaultRuleFile> files, std::string_view dir) {
+LoadResult LoadEmbedded(std::span<const DefaultRuleFile> files, std::string_view dir,
+                        RuleSetKind kind = RuleSetKind::kNode) {
   LoadResult all;
   for (const auto& f : files) {
-    LoadResult one = LoadRulesText(f.text, std::string(dir) + std::string(f.name));
+    LoadResult one = LoadRulesText(f.text, std::string(dir) + std::string(f.name), kind);
     for (auto& r : one.rules) all.rules.push_back(std::move(r));
     for (auto& e : one.errors) all.errors.push_back(std::move(e));
   }
@@ -461,7 +472,29 @@ LoadResult LoadDefaultRulesFromYaml() {
 
 LoadResult LoadClusterRules() { return LoadEmbedded(ClusterRuleFiles(), "rules/cluster/"); }
 
-LoadResult LoadRulesPath(const std::string& path) {
+LoadResult LoadImageRulesFromYaml() {
+  return LoadEmbedded(ImageRuleFiles(), "rules/default/image/", RuleSetKind::kImage);
+}
+
+RuleSetKind DetectKind(std::string_view text) {
+  try {
+    YAML::Node doc = YAML::Load(std::string(text));
+    if (!doc.IsSequence()) return RuleSetKind::kNode;
+    for (const auto& n : doc) {
+      if (!n.IsMap()) continue;
+      YAML::Node v = n["verdicts"];
+      if (!v || !v.IsSequence()) continue;
+      for (const auto& e : v) {
+        if (e.IsScalar() && IsVerdict(e.Scalar(), RuleSetKind::kImage)) return RuleSetKind::kImage;
+      }
+    }
+  } catch (const YAML::Exception&) {
+    // The node loader reports the syntax error.
+  }
+  return RuleSetKind::kNode;
+}
+
+LoadResult LoadRulesPath(const std::string& path, std::optional<RuleSetKind> kind) {
   namespace fs = std::filesystem;
   LoadResult all;
   std::error_code ec;
@@ -488,7 +521,8 @@ LoadResult LoadRulesPath(const std::string& path) {
     }
     std::ostringstream ss;
     ss << in.rdbuf();
-    LoadResult one = LoadRulesText(ss.str(), f);
+    std::string text = ss.str();
+    LoadResult one = LoadRulesText(text, f, kind ? *kind : DetectKind(text));
     for (auto& r : one.rules) all.rules.push_back(std::move(r));
     for (auto& e : one.errors) all.errors.push_back(std::move(e));
   }

@@ -4,6 +4,7 @@
 // the fact's type, bad regexes, missing sources. Errors carry file, line and
 // column. A file with any error is rejected whole.
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,7 +28,13 @@ struct LoadResult {
 };
 
 // Parses one file's text; `file` names it in errors and in Rule::file.
-LoadResult LoadRulesText(std::string_view text, const std::string& file);
+// `kind` says which verdicts a rule may name (a rule without `verdicts`
+// counts for cvm, or for image in an image rule file).
+LoadResult LoadRulesText(std::string_view text, const std::string& file,
+                         RuleSetKind kind = RuleSetKind::kNode);
+// The kind of a rule file's text: image when any rule names the verdict
+// image, else node (`rules validate` of a file it is not told the kind of).
+RuleSetKind DetectKind(std::string_view text);
 
 // The default rule set compiled into the binary: rules/default/*.yaml as
 // the loader reads them, turned into C++ at build time (rules/rules_cpp.h),
@@ -38,9 +45,15 @@ LoadResult LoadDefaultRulesFromYaml();
 // The cluster checks (rules/cluster/*.yaml), parsed from their embedded
 // YAML when `cvm-preflight report` first judges the cluster.* facts.
 LoadResult LoadClusterRules();
+// The image rule set (rules/default/image/*.yaml, `cvm-preflight image`),
+// compiled in as the default rules are, and parsed from its YAML.
+LoadResult LoadImageRules();
+LoadResult LoadImageRulesFromYaml();
 
-// Every *.yaml / *.yml in a directory (sorted), or one file. User files.
-LoadResult LoadRulesPath(const std::string& path);
+// Every *.yaml / *.yml in a directory (sorted), or one file. User files,
+// loaded as `kind`; without one, each file as DetectKind says.
+LoadResult LoadRulesPath(const std::string& path,
+                         std::optional<RuleSetKind> kind = RuleSetKind::kNode);
 
 // Default rules, then each path's rules on top (same id replaces; a file
 // with errors is skipped whole and its errors returned).
@@ -49,5 +62,7 @@ struct RuleSetLoad {
   std::vector<LoadError> errors;
 };
 RuleSetLoad LoadRuleSet(const std::vector<std::string>& user_paths);
+// The image rule set with each path's image rules on top (as LoadRuleSet).
+RuleSetLoad LoadImageRuleSet(const std::vector<std::string>& user_paths);
 
 }  // namespace cvm::rules

@@ -121,8 +121,17 @@ bool IsProfile(std::string_view name) {
   return false;
 }
 
-bool IsVerdict(std::string_view name) {
-  for (auto v : kVerdicts) {
+std::span<const std::string_view> VerdictsOf(RuleSetKind kind) {
+  if (kind == RuleSetKind::kImage) return kImageVerdicts;
+  return kVerdicts;
+}
+
+std::string_view KindName(RuleSetKind kind) {
+  return kind == RuleSetKind::kImage ? "image" : "node";
+}
+
+bool IsVerdict(std::string_view name, RuleSetKind kind) {
+  for (auto v : VerdictsOf(kind)) {
     if (v == name) return true;
   }
   return false;

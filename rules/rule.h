@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <regex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -70,7 +71,14 @@ struct Rule {
   Severity SeverityIn(std::string_view profile) const;
 };
 
+// What a rule set judges: a node (rules/default/*.yaml, the verdicts cvm,
+// cvm-cached, cvm-gpu) or a workspace image (rules/default/image/*.yaml,
+// the one verdict image; `cvm-preflight image`, docs/workspace-image.md).
+// A rule names verdicts of its set's kind only.
+enum class RuleSetKind { kNode, kImage };
+
 struct RuleSet {
+  RuleSetKind kind = RuleSetKind::kNode;
   std::vector<Rule> rules;  // in load order; ids unique
   // Adds or replaces by id (a user rule with the id of a default one
   // replaces it).
@@ -78,8 +86,12 @@ struct RuleSet {
   const Rule* Find(std::string_view id) const;
 };
 
-// The verdicts and profiles every rule set knows.
+// The verdicts of the node rule sets, and of the image rule set. The
+// profiles below are shared by both.
 inline constexpr std::string_view kVerdicts[] = {"cvm", "cvm-cached", "cvm-gpu"};
+inline constexpr std::string_view kImageVerdicts[] = {"image"};
+std::span<const std::string_view> VerdictsOf(RuleSetKind kind);
+std::string_view KindName(RuleSetKind kind);  // "node", "image"
 
 // What a person should know of a verdict whatever the node: statements, not
 // checks (nothing on a node makes them pass), so they travel with the
@@ -116,6 +128,7 @@ inline constexpr Profile kProfiles[] = {
 };
 inline constexpr std::string_view kDefaultProfile = "coder-v1";
 bool IsProfile(std::string_view name);
-bool IsVerdict(std::string_view name);
+// A verdict of the given kind's rule set (node: cvm, cvm-cached, cvm-gpu).
+bool IsVerdict(std::string_view name, RuleSetKind kind = RuleSetKind::kNode);
 
 }  // namespace cvm::rules

@@ -71,13 +71,14 @@ std::string ConditionCpp(const Condition& c) {
 
 }  // namespace
 
-std::string RulesAsCpp(const std::vector<Rule>& rules) {
+std::string RulesAsCpp(const std::vector<Rule>& rules, std::string_view function) {
   std::string out;
+  const std::string prefix = std::string(function) + "Rule";
   // One function a rule: one function for all is too big for the
   // compiler's variable tracking (-g).
   for (std::size_t n = 0; n < rules.size(); ++n) {
     const Rule& r = rules[n];
-    out += "static Rule Rule" + std::to_string(n) + "() {\n    Rule r;\n";
+    out += "static Rule " + prefix + std::to_string(n) + "() {\n    Rule r;\n";
     out += "    r.id = " + Quoted(r.id) + ";\n";
     out += "    r.title = " + Quoted(r.title) + ";\n";
     out += "    r.reason = " + Quoted(r.reason) + ";\n";
@@ -97,10 +98,10 @@ std::string RulesAsCpp(const std::vector<Rule>& rules) {
     out += "    r.line = " + std::to_string(r.line) + ";\n";
     out += "    return r;\n}\n\n";
   }
-  out += "std::vector<Rule> CompiledDefaultRules() {\n  std::vector<Rule> out;\n  out.reserve(" +
-         std::to_string(rules.size()) + ");\n";
+  out += "std::vector<Rule> " + std::string(function) +
+         "() {\n  std::vector<Rule> out;\n  out.reserve(" + std::to_string(rules.size()) + ");\n";
   for (std::size_t n = 0; n < rules.size(); ++n) {
-    out += "  out.push_back(Rule" + std::to_string(n) + "());\n";
+    out += "  out.push_back(" + prefix + std::to_string(n) + "());\n";
   }
   return out + "  return out;\n}\n";
 }

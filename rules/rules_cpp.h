@@ -16,7 +16,9 @@ namespace cvm::rules {
 // C++ definitions of one function per rule and of CompiledDefaultRules()
 // returning them in order, every field of every rule and condition
 // written out (to be put in namespace cvm::rules::detail).
-std::string RulesAsCpp(const std::vector<Rule>& rules);
+// `function` names that function (CompiledImageRules for the image set).
+std::string RulesAsCpp(const std::vector<Rule>& rules,
+                       std::string_view function = "CompiledDefaultRules");
 
 namespace detail {
 
@@ -31,6 +33,8 @@ Condition MakeCondition(Op op, std::string fact, std::vector<Literal> values,
 
 // Generated (rules/compile_rules.cpp): the default rules, in load order.
 std::vector<Rule> CompiledDefaultRules();
+// Generated likewise from rules/default/image/*.yaml.
+std::vector<Rule> CompiledImageRules();
 
 }  // namespace detail
 }  // namespace cvm::rules
