@@ -19,6 +19,7 @@ BUILD_PACKAGES=(
   nlohmann-json3-dev prometheus-cpp-dev libgtest-dev libgmock-dev
   libyaml-cpp-dev libtomlplusplus-dev librpm-dev libcurl4-openssl-dev
   libcivetweb-dev libssl-dev libcrypt-dev
+  libarchive-dev
 )
 # The container image's root filesystem (image/make_rootfs.sh): readelf
 # and strip, dpkg-query for the licences, the CA bundle.
@@ -32,7 +33,7 @@ TEST_PACKAGES=(
   rsync iptables
   prometheus python3-yaml wrk prometheus-node-exporter
   python3 openssl curl apache2-utils
-  buildah umoci "${IMAGE_PACKAGES[@]}"
+  buildah umoci skopeo "${IMAGE_PACKAGES[@]}"
   debootstrap
 )
 

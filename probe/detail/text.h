@@ -59,4 +59,13 @@ inline std::vector<std::string_view> SplitFields(std::string_view line) {
   return out;
 }
 
+// Concatenates string pieces by appending: `"literal" + std::string` trips
+// g++ 12's false -Wrestrict at -O3 (see ErrnoName in host_root.cpp).
+template <typename... Parts>
+std::string Cat(const Parts&... parts) {
+  std::string out;
+  (out.append(std::string_view(parts)), ...);
+  return out;
+}
+
 }  // namespace cvm::probe::detail
