@@ -20,7 +20,7 @@ namespace cvm::exporter {
 namespace {
 
 constexpr std::string_view kImageHelp =
-    R"(Usage: cvm-preflight image ROOTFS [OPTIONS]
+    R"(Usage: cvm-preflight image ROOTFS|TARBALL|OCI-LAYOUT [OPTIONS]
 
 Checks a workspace image before a CVM workspace is built from it: systemd
 as /sbin/init, Docker installed and enabled under systemd, the image's runc
@@ -30,17 +30,22 @@ the verdict `image`, the failing checks with their fixes, and what could
 not be read. Nothing in the image is changed or executed.
 
 ROOTFS is an unpacked image root: `docker export` (untarred), `umoci
-unpack` (its rootfs/ folder), `buildah mount`. Image archives and OCI
-layouts are not supported by this build yet (docs/image-inputs.md).
+unpack` (its rootfs/ folder), `buildah mount`. TARBALL is a `docker save`
+archive or an OCI image layout in a tar (any compression); OCI-LAYOUT the
+layout as a folder. Those are unpacked layer by layer into a private
+temporary folder, removed afterwards, with limits on size and entries
+and no entry written outside it; this needs libarchive (loaded at run
+time; the container image leaves it out) (docs/image-inputs.md).
 
 Options:
   --profile NAME    coder-v1 (default), coder-v2, sysbox-0.6 or sysbox-0.7:
                     the Sysbox the nodes run decides which runc works
                     inside the image (docs/workspace-image.md)
   --platform OS/ARCH
-                    The image's platform (linux/amd64), shown in the report;
-                    without it, the one its packages are built for (a
-                    warning when the two differ)
+                    Which image of a multi-platform index to check
+                    (default the host's, linux/amd64 here); for a root,
+                    shown in the report, else the one its packages are
+                    built for (a warning when the two differ)
   --format FORMAT   text (default), json (docs/report-format.md, with an
                     `image` section) or prometheus
   --rules PATH      Add or override image rules from a YAML file or a
@@ -63,6 +68,11 @@ nlohmann::json ImageJson(const ImageInput& in) {
   j["platform"] = in.platform.empty() ? nlohmann::json(nullptr) : nlohmann::json(in.platform);
   j["platform_from"] =
       in.platform.empty() ? nlohmann::json(nullptr) : nlohmann::json(in.platform_from);
+  if (in.unpacked) {
+    j["manifest_digest"] = in.manifest_digest;
+    j["layers"] = in.layers;
+    if (!in.reference.empty()) j["reference"] = in.reference;
+  }
   return j;
 }
 
@@ -115,23 +125,34 @@ std::string CheckPlatform(const std::string& platform) {
 }
 
 Result<ImageInput> OpenImageInput(const std::string& path, const std::string& platform) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  fs::file_status st = fs::status(path, ec);
-  if (ec && ec != std::errc::no_such_file_or_directory) {
-    return MakeError(path, ec.message(), ec.value());
+  auto kind = probe::DetectImageInput(path);
+  if (!kind) return kind.error();
+  if (*kind == probe::ImageInputKind::kRootfs) {
+    ImageInput in;
+    in.input = in.root = path;
+    in.kind = "rootfs";
+    in.platform = platform;
+    in.platform_from = platform.empty() ? "" : "option";
+    return in;
   }
-  if (!fs::exists(st)) return MakeError(path, "no such file or directory", ENOENT);
-  constexpr std::string_view kNotYet =
-      "image archives are not supported by this build yet; unpack it (umoci unpack, "
-      "docker export) and pass the root";
-  if (!fs::is_directory(st)) {
-    return MakeError(path, "not a directory: " + std::string(kNotYet));
-  }
-  if (fs::exists(fs::path(path) / "oci-layout", ec)) {
-    return MakeError(path, "an OCI image layout (it has an oci-layout file): " + std::string(kNotYet));
-  }
-  return ImageInput{path, path, "rootfs", platform, platform.empty() ? "" : "option"};
+  // An archive or OCI layout: unpacked into a private folder that lives
+  // as long as the ImageInput (probe/image_unpack.h, docs/image-inputs.md).
+  probe::UnpackOptions uo;
+  uo.platform = platform;
+  auto unpacked = probe::UnpackImage(path, uo);
+  if (!unpacked) return unpacked.error();
+  ImageInput in;
+  in.input = path;
+  in.unpacked = std::make_shared<probe::UnpackedImage>(std::move(*unpacked));
+  const probe::ImageInfo& info = in.unpacked->info();
+  in.root = in.unpacked->root();
+  in.kind = std::string(probe::ImageInputKindName(info.kind));
+  in.platform = info.platform.empty() ? platform : info.platform;
+  in.platform_from = !platform.empty() ? "option" : (info.platform.empty() ? "" : "index");
+  in.manifest_digest = info.manifest_digest;
+  in.reference = info.reference;
+  in.layers = info.layers.size();
+  return in;
 }
 
 int RunImageCommand(Args& args, std::ostream& out, std::ostream& err) {

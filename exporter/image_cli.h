@@ -6,7 +6,10 @@
 
 #include <optional>
 #include <ostream>
+#include <memory>
 #include <string>
+
+#include "probe/image_unpack.h"
 
 #include "exporter/args.h"
 #include "probe/result.h"
@@ -19,8 +22,14 @@ struct ImageInput {
   std::string root;      // the folder the probes read
   std::string kind;      // "rootfs"
   std::string platform;  // "linux/amd64" when known, else empty
-  // "option" (--platform) or "packages" (image.platform); empty with it.
+  // "option" (--platform), "index" (the image's own index or config) or
+  // "packages" (image.platform); empty with it.
   std::string platform_from;
+  std::string manifest_digest;  // archives: the manifest picked
+  std::string reference;        // archives: its ref name or repo tag
+  std::size_t layers = 0;       // archives: layers applied
+  // An archive's private unpacked root, removed when the last copy goes.
+  std::shared_ptr<probe::UnpackedImage> unpacked;
 };
 
 // Turns the command's argument into a root folder. This build takes an
