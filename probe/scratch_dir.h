@@ -6,8 +6,11 @@
 // root. Made with mkdtemp(3) (mode 0700) under $TMPDIR or /tmp; every file
 // in it is removed with the directory when the object dies.
 //
-// Together with host_root.cpp this is the only file of probe/ that opens
-// files itself: it writes only inside the directory it created.
+// Together with host_root.cpp and image_unpack.cpp this is the only file
+// of probe/ that opens files itself: it writes only inside the directory
+// it created. (image_unpack.cpp reads the image the user named, not a
+// scanned root, and writes only inside its own mkdtemp folder; the
+// unpacked root is then read through HostRoot like any other.)
 
 #include <string>
 #include <string_view>
