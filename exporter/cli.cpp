@@ -88,12 +88,14 @@ is set.
 )";
 
 constexpr std::string_view kRulesHelp =
-    R"(Usage: cvm-preflight rules list [--image] [--profile NAME] [--rules PATH]...
+    R"(Usage: cvm-preflight rules list [--image|--cluster] [--profile NAME] [--rules PATH]...
        cvm-preflight rules validate [--image|--node] FILE...
 
 list      Print every rule that applies to a profile, with its severity,
           verdicts and sources; --image lists the image rule set of
-          `cvm-preflight image` instead of the node rules.
+          `cvm-preflight image` instead of the node rules, --cluster the
+          cluster checks of `cvm-preflight report` (built in; --rules does
+          not apply to them).
 validate  Load rule files and report every problem as file:line:col;
           exit 1 when any file has an error. A file whose rules name the
           verdict `image` is checked as an image rule file, any other as
@@ -264,6 +266,7 @@ int RunRules(Args& args, std::ostream& out, std::ostream& err) {
   std::string profile(rules::kDefaultProfile);
   std::vector<std::string> paths;
   bool image = false;
+  bool cluster = false;
   while (!args.Done()) {
     std::string error;
     if (args.Flag("-h") || args.Flag("--help")) {
@@ -272,6 +275,10 @@ int RunRules(Args& args, std::ostream& out, std::ostream& err) {
     }
     if (args.Flag("--image")) {
       image = true;
+      continue;
+    }
+    if (args.Flag("--cluster")) {
+      cluster = true;
       continue;
     }
     if (auto v = args.Option("--profile", error)) {
@@ -288,7 +295,18 @@ int RunRules(Args& args, std::ostream& out, std::ostream& err) {
   if (!rules::IsProfile(profile)) {
     return Usage(err, "rules list: unknown profile '" + profile + "'");
   }
-  rules::RuleSetLoad loaded = image ? rules::LoadImageRuleSet(paths) : rules::LoadRuleSet(paths);
+  if (image && cluster) return Usage(err, "rules list: --image or --cluster, not both");
+  if (cluster && !paths.empty()) {
+    return Usage(err, "rules list: the cluster checks are built in; --rules does not apply to them");
+  }
+  rules::RuleSetLoad loaded;
+  if (cluster) {
+    rules::LoadResult c = rules::LoadClusterRules();
+    loaded.errors = std::move(c.errors);
+    for (auto& r : c.rules) loaded.set.Upsert(std::move(r));
+  } else {
+    loaded = image ? rules::LoadImageRuleSet(paths) : rules::LoadRuleSet(paths);
+  }
   for (const auto& e : loaded.errors) err << e.Text() << "\n";
   for (const auto& r : loaded.set.rules) {
     if (!r.AppliesTo(profile)) continue;

@@ -149,6 +149,27 @@ TEST(Cli, RulesListAndExplain) {
   EXPECT_EQ(missing.code, kExitFalse);
 }
 
+TEST(Cli, RulesListClusterChecks) {
+  // The cluster checks of `report` are listed apart from the node rules,
+  // filtered by profile like them.
+  CliRun v1 = Cli({"rules", "list", "--cluster", "--profile", "coder-v1"});
+  EXPECT_EQ(v1.code, kExitOk) << v1.err;
+  EXPECT_NE(v1.out.find("cluster-kubernetes-version-coder-v1  [warning; cvm]"), std::string::npos)
+      << v1.out;
+  EXPECT_EQ(v1.out.find("cluster-kubernetes-version-sysbox-0.6 "), std::string::npos) << v1.out;
+  EXPECT_EQ(v1.out.find("selinux-not-enforcing"), std::string::npos) << v1.out;
+  CliRun s06 = Cli({"rules", "list", "--cluster", "--profile", "sysbox-0.6"});
+  EXPECT_NE(s06.out.find("cluster-kubernetes-version-sysbox-0.6 "), std::string::npos) << s06.out;
+  CliRun node = Cli({"rules", "list"});
+  EXPECT_EQ(node.out.find("cluster-kubernetes-version-coder-v1"), std::string::npos) << node.out;
+  CliRun both = Cli({"rules", "list", "--cluster", "--image"});
+  EXPECT_EQ(both.code, kExitUsage);
+  EXPECT_NE(both.err.find("--image or --cluster, not both"), std::string::npos) << both.err;
+  CliRun paths = Cli({"rules", "list", "--cluster", "--rules", "/nonexistent"});
+  EXPECT_EQ(paths.code, kExitUsage);
+  EXPECT_NE(paths.err.find("--rules does not apply"), std::string::npos) << paths.err;
+}
+
 TEST(Cli, RulesValidateReportsFileLineColumn) {
   cvm::testing::TempTree t;
   t.Write("bad.yaml", "- id: x\n  title: t\n  reason: TestReason\n  severity: fatal\n  expect: {fact: os.id, in: [a]}\n  sources: [s]\n");
