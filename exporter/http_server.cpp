@@ -1,8 +1,6 @@
 #include "exporter/http_server.h"
 
 #include <civetweb.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 
 #include <cstring>
 #include <mutex>
@@ -27,11 +25,11 @@ const char* Reason(int status) {
   }
 }
 
-std::string OpenSslError() {
+std::string OpenSslError(const CivetwebOpenSsl& ssl) {
   std::string out;
-  while (unsigned long e = ERR_get_error()) {
+  while (unsigned long e = ssl.ERR_get_error()) {
     char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
+    ssl.ERR_error_string_n(e, buf, sizeof buf);
     if (!out.empty()) out += "; ";
     out += buf;
   }
@@ -109,9 +107,15 @@ int HttpServer::InitSsl(void* ssl_ctx, void* self) {
   auto* server = static_cast<HttpServer*>(self);
   auto* ctx = static_cast<SSL_CTX*>(ssl_ctx);
   const TlsServerConfig& t = *server->options_.tls;
+  // civetweb's copy of OpenSSL, never the binary's own (tls_shim.h).
+  const CivetwebOpenSsl* ssl = CivetwebOpenSslFunctions();
+  if (ssl == nullptr) {
+    server->init_ssl_error_ = "civetweb's OpenSSL is not loaded";
+    return -1;
+  }
   auto fail = [&](const std::string& what) {
     server->init_ssl_error_ = what;
-    std::string detail = OpenSslError();
+    std::string detail = OpenSslError(*ssl);
     if (!detail.empty()) {
       server->init_ssl_error_ += " (";
       server->init_ssl_error_ += detail;
@@ -119,37 +123,38 @@ int HttpServer::InitSsl(void* ssl_ctx, void* self) {
     }
     return -1;
   };
-  ERR_clear_error();
-  if (SSL_CTX_use_certificate_chain_file(ctx, t.cert_file.c_str()) != 1) {
+  ssl->ERR_clear_error();
+  if (ssl->SSL_CTX_use_certificate_chain_file(ctx, t.cert_file.c_str()) != 1) {
     return fail("cannot load cert_file " + t.cert_file);
   }
-  if (SSL_CTX_use_PrivateKey_file(ctx, t.key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
-      SSL_CTX_check_private_key(ctx) != 1) {
+  if (ssl->SSL_CTX_use_PrivateKey_file(ctx, t.key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
+      ssl->SSL_CTX_check_private_key(ctx) != 1) {
     return fail("cannot load key_file " + t.key_file + " for " + t.cert_file);
   }
   auto version = [](TlsVersion v) { return v == TlsVersion::kTls13 ? TLS1_3_VERSION : TLS1_2_VERSION; };
-  if (SSL_CTX_set_min_proto_version(ctx, version(t.min_version)) != 1 ||
-      SSL_CTX_set_max_proto_version(ctx, version(t.max_version)) != 1) {
+  // SSL_CTX_set_{min,max}_proto_version are macros over SSL_CTX_ctrl.
+  if (ssl->SSL_CTX_ctrl(ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, version(t.min_version), nullptr) != 1 ||
+      ssl->SSL_CTX_ctrl(ctx, SSL_CTRL_SET_MAX_PROTO_VERSION, version(t.max_version), nullptr) != 1) {
     return fail("cannot set the TLS versions");
   }
   if (t.prefer_server_cipher_suites) {
-    SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+    ssl->SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
   } else {
-    SSL_CTX_clear_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+    ssl->SSL_CTX_clear_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
   }
   if (t.client_auth != ClientAuth::kNone) {
     // The client CA file alone: never the system's trust store.
-    if (SSL_CTX_load_verify_locations(ctx, t.client_ca_file.c_str(), nullptr) != 1) {
+    if (ssl->SSL_CTX_load_verify_locations(ctx, t.client_ca_file.c_str(), nullptr) != 1) {
       return fail("cannot load client_ca_file " + t.client_ca_file);
     }
-    STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(t.client_ca_file.c_str());
+    STACK_OF(X509_NAME)* names = ssl->SSL_load_client_CA_file(t.client_ca_file.c_str());
     if (names == nullptr) return fail("no certificate in client_ca_file " + t.client_ca_file);
-    SSL_CTX_set_client_CA_list(ctx, names);  // takes ownership
+    ssl->SSL_CTX_set_client_CA_list(ctx, names);  // takes ownership
     int mode = SSL_VERIFY_PEER;
     if (t.client_auth == ClientAuth::kRequireAndVerify) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
-    SSL_CTX_set_verify(ctx, mode, nullptr);
+    ssl->SSL_CTX_set_verify(ctx, mode, nullptr);
   } else {
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+    ssl->SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
   }
   return 1;
 }

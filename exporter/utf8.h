@@ -12,4 +12,7 @@ namespace cvm::exporter {
 // U+10FFFF included) replaced by U+FFFD, one replacement per bad byte.
 std::string ValidUtf8(std::string_view text);
 
+// Whether ValidUtf8(text) == text, without making the copy.
+bool IsValidUtf8(std::string_view text);
+
 }  // namespace cvm::exporter

@@ -4,7 +4,7 @@
 #include <cstdarg>
 #include <optional>
 
-#include "probe/detail/kmod_ptr.h"
+#include "probe/detail/libkmod.h"
 #include "probe/fact_catalog.h"
 
 namespace cvm::probe {
@@ -58,6 +58,7 @@ class ModuleIndex {
  public:
   std::string dir;  // "/lib/modules/<release>"
   PinnedDir pinned;
+  const detail::LibKmod* kmod = nullptr;  // loaded, as ctx exists
   detail::KmodCtxPtr ctx;
   std::optional<std::set<std::string>> builtin;  // nullopt: unknown
 
@@ -67,8 +68,7 @@ class ModuleIndex {
     for (std::string_view query : {w.name, w.alias}) {
       if (query.empty()) continue;
       kmod_list* raw = nullptr;
-      int r = kmod_module_new_from_lookup(ctx.get(), std::string(query).c_str(),
-                                          &raw);
+      int r = kmod->kmod_module_new_from_lookup(ctx.get(), std::string(query).c_str(), &raw);
       detail::KmodListPtr list(raw);
       if (r < 0) {
         return MakeError(dir + "/modules.dep.bin",
@@ -76,9 +76,9 @@ class ModuleIndex {
                          -r);
       }
       for (kmod_list* it = raw; it != nullptr;
-           it = kmod_list_next(raw, it)) {
-        detail::KmodModulePtr mod(kmod_module_get_module(it));
-        const char* p = kmod_module_get_path(mod.get());
+           it = kmod->kmod_list_next(raw, it)) {
+        detail::KmodModulePtr mod(kmod->kmod_module_get_module(it));
+        const char* p = kmod->kmod_module_get_path(mod.get());
         if (p == nullptr) continue;  // builtin: modules.builtin says so
         std::string_view full = p;
         std::string rel;
@@ -150,15 +150,25 @@ std::optional<ModuleIndex> OpenIndex(const ProbeContext& ctx, ProbeOutput& out) 
   } else {
     out.AddError(builtin.error());
   }
+  // Loaded only now, when there is an index to read (detail/libkmod.h).
+  auto kmod = detail::LoadLibKmod();
+  if (!kmod) {
+    Error e = kmod.error();
+    e.path = index.dir;
+    e.message += "; builtin/available/absent unknown";
+    out.AddError(std::move(e));
+    return std::nullopt;
+  }
+  index.kmod = *kmod;
   // An empty list, not nullptr: libkmod would read the host's own
   // /etc/modprobe.d and /lib/modprobe.d otherwise.
   const char* no_config[] = {nullptr};
-  index.ctx.reset(kmod_new(index.pinned.path.c_str(), no_config));
+  index.ctx.reset(index.kmod->kmod_new(index.pinned.path.c_str(), no_config));
   if (!index.ctx) {
     out.AddError(MakeError(index.dir, "libkmod could not open the index", ENOMEM));
     return std::nullopt;
   }
-  kmod_set_log_fn(index.ctx.get(), &NoLog, nullptr);
+  index.kmod->kmod_set_log_fn(index.ctx.get(), &NoLog, nullptr);
   return index;
 }
 

@@ -1,10 +1,9 @@
 #include "probe/detail/librpm.h"
 
-#include <dlfcn.h>
-
 #include <mutex>
 #include <optional>
-#include <string>
+
+#include "probe/detail/dl_library.h"
 
 namespace cvm::probe::detail {
 
@@ -16,30 +15,14 @@ Result<const LibRpm*> LoadLibRpm() {
   static std::optional<Error> failed;
   std::call_once(once, [] {
     // Never closed: librpm keeps global state (macros, its log callback).
-    void* handle = ::dlopen(LibRpmName(), RTLD_NOW | RTLD_LOCAL);
-    if (handle == nullptr) {
-      const char* why = ::dlerror();
-      std::string message = "cannot load ";
-      message += LibRpmName();
-      message += " (";
-      message += why != nullptr ? why : "dlopen failed";
-      message += "): the rpm database cannot be read without librpm";
-      failed = MakeError("", std::move(message));
+    auto handle =
+        OpenLibrary(LibRpmName(), "the rpm database cannot be read without librpm");
+    if (!handle) {
+      failed = handle.error();
       return;
     }
-    bool ok = true;
-    auto get = [&](auto& fn, const char* name) {
-      // dlsym searches the library and its dependencies (librpmio).
-      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(::dlsym(handle, name));
-      if (fn == nullptr && ok) {
-        ok = false;
-        std::string message = LibRpmName();
-        message += " has no ";
-        message += name;
-        failed = MakeError("", std::move(message));
-      }
-    };
-#define CVM_RPM_GET(name) get(lib.name, #name)
+    SymbolLoader get(*handle, LibRpmName());
+#define CVM_RPM_GET(name) get.Get(lib.name, #name)
     CVM_RPM_GET(rpmReadConfigFiles);
     CVM_RPM_GET(rpmlogSetCallback);
     CVM_RPM_GET(rpmlogRecPriority);
@@ -62,6 +45,7 @@ Result<const LibRpm*> LoadLibRpm() {
     CVM_RPM_GET(rpmtdNextString);
     CVM_RPM_GET(rpmtdFree);
 #undef CVM_RPM_GET
+    failed = get.error;
   });
   if (failed) return *failed;
   return &lib;

@@ -13,7 +13,8 @@
 #   default 10s per run, 3 rounds; `... 1s 1` is the smoke run CTest does.
 #   --steady CVM_BINARY [MINUTES]: the agent alone, scanning / every 10 s
 #   for MINUTES (default 10), resident memory sampled each minute (the
-#   steady-state figure; not part of the default run).
+#   steady-state figure; not part of the default run), then where the
+#   resident pages are (smaps, by mapping).
 set -euo pipefail
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -58,6 +59,17 @@ if [ "${1:-}" = "--steady" ]; then
     sleep 60
     echo "agent steady state: minute $m, VmRSS $(rss_kib "${pids[0]}") KiB"
   done
+  # Where the resident pages are: the agent's mappings grouped by file
+  # (anonymous ones as [heap], [stack], [anon]), largest first, and the
+  # totals of smaps_rollup (Shared_Clean is what other processes map too).
+  echo "agent resident pages by mapping (KiB, /proc/PID/smaps):"
+  awk '/^[0-9a-f]+-[0-9a-f]+ / {name = (NF >= 6) ? $6 : "[anon]"}
+       /^Rss:/ {rss[name] += $2}
+       END {for (n in rss) if (rss[n] > 0) printf "  %6d %s\n", rss[n], n}' \
+    "/proc/${pids[0]}/smaps" | sort -rn
+  grep -E '^(Rss|Shared_Clean|Private_Clean|Private_Dirty|Anonymous):' \
+    "/proc/${pids[0]}/smaps_rollup" | sed 's/^/  /'
+  echo "agent threads: $(ls "/proc/${pids[0]}/task" | wc -l)"
   exit 0
 fi
 

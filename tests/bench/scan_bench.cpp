@@ -192,7 +192,7 @@ std::string MachineLine() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string cvm, shell, validators, validators_missing;
+  std::string cvm, shell, validators, validators_missing, baseline;
   std::vector<std::string> fixtures;
   int runs = 31;
   for (int i = 1; i < argc; ++i) {
@@ -210,6 +210,7 @@ int main(int argc, char** argv) {
     else if (a == "--fixture") fixtures.push_back(next());
     else if (a == "--validators") validators = next();
     else if (a == "--validators-missing") validators_missing = next();
+    else if (a == "--baseline") baseline = next();
     else {
       std::fprintf(stderr, "scan_bench: unknown option %s\n", a.c_str());
       return 2;
@@ -217,7 +218,7 @@ int main(int argc, char** argv) {
   }
   if (cvm.empty() || shell.empty() || runs < 1) {
     std::fprintf(stderr, "usage: scan_bench --cvm BIN --shell SCRIPT [--runs N] [--fixture NAME]... "
-                         "[--validators BIN | --validators-missing WHY]\n");
+                         "[--validators BIN | --validators-missing WHY] [--baseline BIN]\n");
     return 2;
   }
   // Fixture copies (with their overlays) live as long as the run.
@@ -231,6 +232,14 @@ int main(int argc, char** argv) {
     for (const auto& c : cmd) name += " " + c;
     cmd.insert(cmd.begin(), cvm);
     cases.push_back({name, cmd, "", false, false, {}, {}, 0});
+  }
+  // Another build of cvm-preflight (the tree before a change), in the same
+  // rounds, so that a change is measured side by side.
+  if (!baseline.empty()) {
+    cases.push_back({"baseline --version", {baseline, "--version"}, "", false, false, {}, {}, 0});
+    cases.push_back({"baseline scan --format json, /",
+                     {baseline, "scan", "--format", "json", "--root", "/"}, "", false, false, {},
+                     {}, 0});
   }
   auto add_root = [&](const std::string& label, const std::string& root) {
     cases.push_back({"scan --format json, " + label,

@@ -7,6 +7,8 @@
 #
 # Usage: tests/bench/scan_bench.sh [BUILD_DIR [RUNS]]
 #   default build/ and 31 runs; the CTest smoke runs 2.
+#   CVM_BENCH_BASELINE=BIN adds BIN's --version and scan of / (another
+#   build, say of the tree before a change) to the same rounds.
 # system-validators is built (once) from Debian's
 # golang-k8s-system-validators-dev with Debian's golang-go in GOPATH mode,
 # offline; without them the table says what is missing.
@@ -42,5 +44,8 @@ if [ ${#validators[@]} -gt 0 ]; then
   args+=("${validators[@]}")
 else
   args+=(--validators-missing "$why")
+fi
+if [ -n "${CVM_BENCH_BASELINE:-}" ]; then
+  args+=(--baseline "$CVM_BENCH_BASELINE")
 fi
 exec "$build/tests/bench/scan_bench" "${args[@]}"

@@ -155,6 +155,20 @@ TEST(AnyBytes, VersionOutputsStillGiveValidJson) {
   }
 }
 
+TEST(Utf8, IsValidUtf8SaysWhetherValidUtf8ChangesAnything) {
+  const std::string rows[] = {
+      "", "plain ascii", "caf\xC3\xA9", "\xE2\x82\xAC euro", "\xF0\x9F\x90\xA7",
+      "\xff", "x\x80y", "\xC0\xAF (overlong)", "\xED\xA0\x80 (surrogate)",
+      "\xF4\x90\x80\x80 (above U+10FFFF)", "truncated \xE2\x82", std::string("nul\0byte", 8),
+  };
+  for (const std::string& s : rows) {
+    SCOPED_TRACE(s);
+    EXPECT_EQ(IsValidUtf8(s), ValidUtf8(s) == s);
+  }
+  EXPECT_TRUE(IsValidUtf8("caf\xC3\xA9"));
+  EXPECT_FALSE(IsValidUtf8("k\xff"));
+}
+
 TEST(DumpJson, ReplacesEachBadByteInStringsAndKeys) {
   nlohmann::json j = {{"ok", "caf\xC3\xA9"}, {"k\xff", {"x\x80y", 1}}};
   std::string r(kFffd);
