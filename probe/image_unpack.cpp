@@ -44,6 +44,9 @@ constexpr std::size_t kMaxEntryPath = 4096;
 constexpr std::size_t kMaxJson = 16 << 20;
 constexpr int kMaxIndexDepth = 4;
 constexpr int kMaxMemberLinks = 8;
+// Symbolic links followed resolving one entry's folder: Linux's own limit
+// for a path lookup (MAXSYMLINKS, 40).
+constexpr int kMaxLinks = 40;
 constexpr std::size_t kMaxWarnings = 20;
 constexpr std::size_t kBlock = 64 << 10;
 
@@ -270,57 +273,116 @@ class LayerWriter {
   void Warn(std::string text) {
     if (info_.warnings.size() < kMaxWarnings) info_.warnings.push_back(std::move(text));
   }
+  // A folder of the image, open, with its path inside the root as
+  // resolved ("/usr/lib" for an entry under "lib/" when lib -> usr/lib).
+  struct Dir {
+    UniqueFd fd;
+    std::string path;
+  };
+
+  // Notes that this layer wrote `name` in `dir` (by its resolved path).
+  void Mark(const Dir& dir, const std::string& name) {
+    this_layer_.insert(std::hash<std::string_view>{}(Cat(dir.path == "/" ? "" : dir.path, "/", name)));
+  }
   bool InThisLayer(std::string_view path) const {
     return this_layer_.count(std::hash<std::string_view>{}(path)) != 0;
   }
 
-  // The parent folder of comps[0..n-1], walked from the root one component
-  // at a time with O_NOFOLLOW|O_DIRECTORY; missing folders are made (0755)
-  // when `create`. A link or a non-folder on the way is refused, never
-  // followed. ENOENT (with !create) is returned as such for the caller.
-  Result<UniqueFd> Parent(const std::vector<std::string>& comps, std::size_t n, std::string_view entry,
-                          bool create) {
+  // The folder comps[0..n-1] names, resolved as the container runtimes
+  // resolve a layer entry's parent: symbolic links on the way are
+  // followed, but inside the root, as if it were "/" (an absolute target
+  // starts again at the root, ".." stops at it: containerd's
+  // fs.RootPath, Docker's extraction in a chroot). Every step is one
+  // component opened from an fd inside the root with
+  // O_NOFOLLOW|O_DIRECTORY; a link is read (readlinkat) and its target's
+  // components walked the same way, so nothing outside the root is ever
+  // opened. Missing folders are made (0755) when `create`. ENOENT (with
+  // !create) is returned as such for the caller.
+  Result<Dir> Parent(const std::vector<std::string>& comps, std::size_t n, std::string_view entry,
+                     bool create) {
     std::string key = Join(comps, n);
     if (cache_fd_.valid() && key == cache_key_) {
       int fd = ::fcntl(cache_fd_.get(), F_DUPFD_CLOEXEC, 0);
       if (fd < 0) return RefuseErrno(entry, "dup", errno);
-      return UniqueFd(fd);
+      return Dir{UniqueFd(fd), cache_path_};
     }
-    UniqueFd cur(::fcntl(root_fd_, F_DUPFD_CLOEXEC, 0));
-    if (!cur.valid()) return RefuseErrno(entry, "dup", errno);
-    for (std::size_t i = 0; i < n; ++i) {
-      const char* c = comps[i].c_str();
-      int fd = ::openat(cur.get(), c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      if (fd < 0 && errno == ENOENT && create) {
-        if (::mkdirat(cur.get(), c, 0755) != 0 && errno != EEXIST) {
-          return RefuseErrno(entry, Cat("making folder ", Join(comps, i + 1)), errno);
+    // What is left to walk, the next component last.
+    std::vector<std::string> todo(comps.rbegin() + static_cast<std::ptrdiff_t>(comps.size() - n), comps.rend());
+    std::vector<UniqueFd> fds;        // the folders walked, below the root
+    std::vector<std::string> names;   // their names: the resolved path
+    int links = 0;
+    auto at = [&] { return fds.empty() ? root_fd_ : fds.back().get(); };
+    auto shown = [&](const std::string& c) { return Cat(Join(names, names.size()) == "/" ? "" : Join(names, names.size()), "/", c); };
+    while (!todo.empty()) {
+      std::string c = std::move(todo.back());
+      todo.pop_back();
+      if (c.empty() || c == ".") continue;
+      if (c == "..") {  // only from a link's target: entries' ".." are refused before
+        if (!names.empty()) {
+          names.pop_back();
+          fds.pop_back();
         }
-        fd = ::openat(cur.get(), c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        continue;
+      }
+      int fd = ::openat(at(), c.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (fd < 0 && errno == ENOENT && create) {
+        if (::mkdirat(at(), c.c_str(), 0755) != 0 && errno != EEXIST) {
+          return RefuseErrno(entry, Cat("making folder ", shown(c)), errno);
+        }
+        fd = ::openat(at(), c.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       }
       if (fd < 0) {
         int err = errno;
         if (err == ENOENT) return Error{ENOENT, "", "missing"};
         struct stat st {};
-        if (::fstatat(cur.get(), c, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-          if (S_ISLNK(st.st_mode)) {
-            return Refuse(entry, Cat(Join(comps, i + 1),
-                                     " is a symbolic link: no entry is written through one"),
+        if (::fstatat(at(), c.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+          return RefuseErrno(entry, Cat("opening ", shown(c)), err);
+        }
+        if (S_ISLNK(st.st_mode)) {
+          if (++links > kMaxLinks) {
+            return Refuse(entry, Cat("more than ", std::to_string(kMaxLinks),
+                                     " symbolic links on the way to its folder (a loop?)"),
                           ELOOP);
           }
-          if (!S_ISDIR(st.st_mode)) {
-            return Refuse(entry, Cat(Join(comps, i + 1), " is not a folder"), ENOTDIR);
+          std::string target(kMaxEntryPath + 1, '\0');
+          ssize_t len = ::readlinkat(at(), c.c_str(), target.data(), target.size());
+          if (len < 0) return RefuseErrno(entry, Cat("reading the link ", shown(c)), errno);
+          if (static_cast<std::size_t>(len) > kMaxEntryPath) {
+            return Refuse(entry, Cat(shown(c), " is a link to a path longer than 4096 bytes"));
           }
+          target.resize(static_cast<std::size_t>(len));
+          if (target.empty()) return Refuse(entry, Cat(shown(c), " is a link without a target"), ENOENT);
+          if (target.front() == '/') {  // the root's "/", never the host's
+            names.clear();
+            fds.clear();
+          }
+          std::size_t end = target.size();
+          while (true) {
+            std::size_t slash = end == 0 ? std::string::npos : target.rfind('/', end - 1);
+            std::size_t from = slash == std::string::npos ? 0 : slash + 1;
+            if (end > from) todo.emplace_back(target.substr(from, end - from));
+            if (slash == std::string::npos) break;
+            end = slash;
+          }
+          if (todo.size() > kMaxDepth * 4) return Refuse(entry, "symbolic links that expand past 1024 components");
+          continue;
         }
-        return RefuseErrno(entry, Cat("opening ", Join(comps, i + 1)), err);
+        if (!S_ISDIR(st.st_mode)) return Refuse(entry, Cat(shown(c), " is not a folder"), ENOTDIR);
+        return RefuseErrno(entry, Cat("opening ", shown(c)), err);
       }
-      cur.Reset(fd);
+      fds.emplace_back(fd);
+      names.push_back(std::move(c));
+      if (names.size() > kMaxDepth) return Refuse(entry, "its folder resolves more than 256 levels deep");
     }
-    int keep = ::fcntl(cur.get(), F_DUPFD_CLOEXEC, 0);
+    Dir out{UniqueFd(::fcntl(at(), F_DUPFD_CLOEXEC, 0)), Join(names, names.size())};
+    if (!out.fd.valid()) return RefuseErrno(entry, "dup", errno);
+    int keep = ::fcntl(out.fd.get(), F_DUPFD_CLOEXEC, 0);
     if (keep >= 0) {
       cache_fd_.Reset(keep);
       cache_key_ = key;
+      cache_path_ = out.path;
     }
-    return cur;
+    return out;
   }
 
   // Makes room for a new entry `name`: what a lower layer (or an earlier
@@ -339,6 +401,8 @@ class LayerWriter {
       if (rc != 0) return RefuseErrno(entry, "removing the folder it replaces", rc);
       return true;
     }
+    // A link replaced may be on the way the cached folder was resolved.
+    cache_fd_.Reset();
     if (::unlinkat(parent, name.c_str(), 0) != 0) return RefuseErrno(entry, "removing what it replaces", errno);
     return true;
   }
@@ -350,12 +414,13 @@ class LayerWriter {
       if (parent.error().code == ENOENT) return true;  // nothing below to hide
       return parent.error();
     }
-    std::string dir = Join(comps, comps.size() - 1);
+    // The folder as resolved: "lib/.wh.x" with lib -> usr/lib hides /usr/lib/x.
+    const std::string& dir = parent->path;
     std::string prefix = dir == "/" ? "/" : Cat(dir, "/");
     if (name == ".wh..wh..opq") {
       // Opaque folder: what lower layers put in it goes; what this layer
       // put there (before or after the marker) stays.
-      int listfd = ::fcntl(parent->get(), F_DUPFD_CLOEXEC, 0);
+      int listfd = ::fcntl(parent->fd.get(), F_DUPFD_CLOEXEC, 0);
       DIR* d = listfd >= 0 ? ::fdopendir(listfd) : nullptr;
       if (d == nullptr) {
         if (listfd >= 0) ::close(listfd);
@@ -370,7 +435,7 @@ class LayerWriter {
       ::closedir(d);
       for (const auto& n : lower) {
         cache_fd_.Reset();
-        int rc = RemoveTree(parent->get(), n);
+        int rc = RemoveTree(parent->fd.get(), n);
         if (rc != 0 && rc != ENOENT) return RefuseErrno(shown, Cat("removing ", prefix, n), rc);
       }
       return true;
@@ -380,7 +445,7 @@ class LayerWriter {
     if (target.empty() || target == "." || target == "..") return Refuse(shown, "a whiteout of no name");
     if (InThisLayer(Cat(prefix, target))) return true;  // hides lower layers only
     cache_fd_.Reset();
-    int rc = RemoveTree(parent->get(), target);
+    int rc = RemoveTree(parent->fd.get(), target);
     if (rc != 0 && rc != ENOENT) return RefuseErrno(shown, Cat("removing ", prefix, target), rc);
     return true;
   }
@@ -439,9 +504,7 @@ class LayerWriter {
       if (c.size() > 255) return Refuse(shown, "a name component longer than 255 bytes");
     }
     const std::string& name = comps.back();
-    std::string path = Join(comps, comps.size());
     if (name.rfind(".wh.", 0) == 0) return Whiteout(comps, shown);
-    this_layer_.insert(std::hash<std::string_view>{}(path));
 
     if (hardlink != nullptr) return HardLink(comps, hardlink, shown);
     mode_t perm = static_cast<mode_t>(la_.archive_entry_perm(e)) & 0777;  // no setuid, setgid, sticky
@@ -449,15 +512,16 @@ class LayerWriter {
       case AE_IFDIR: {
         auto parent = Parent(comps, comps.size() - 1, shown, /*create=*/true);
         if (!parent) return parent.error();
-        auto cleared = Clear(parent->get(), name, shown, /*keep_dir=*/true);
+        Mark(*parent, name);
+        auto cleared = Clear(parent->fd.get(), name, shown, /*keep_dir=*/true);
         if (!cleared) return cleared.error();
         // Owner rwx always, so this process (and its clean-up) can fill and
         // empty it when not root; the other bits are as stored.
         mode_t dmode = perm | 0700;
-        if (::mkdirat(parent->get(), name.c_str(), dmode) != 0 && errno != EEXIST) {
+        if (::mkdirat(parent->fd.get(), name.c_str(), dmode) != 0 && errno != EEXIST) {
           return RefuseErrno(shown, "making the folder", errno);
         }
-        UniqueFd fd(::openat(parent->get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        UniqueFd fd(::openat(parent->fd.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!fd.valid()) return RefuseErrno(shown, "opening the folder", errno);
         if (::fchmod(fd.get(), dmode) != 0) return RefuseErrno(shown, "chmod", errno);
         return true;
@@ -476,9 +540,10 @@ class LayerWriter {
         }
         auto parent = Parent(comps, comps.size() - 1, shown, /*create=*/true);
         if (!parent) return parent.error();
-        auto cleared = Clear(parent->get(), name, shown, /*keep_dir=*/false);
+        Mark(*parent, name);
+        auto cleared = Clear(parent->fd.get(), name, shown, /*keep_dir=*/false);
         if (!cleared) return cleared.error();
-        UniqueFd fd(::openat(parent->get(), name.c_str(),
+        UniqueFd fd(::openat(parent->fd.get(), name.c_str(),
                              O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
         if (!fd.valid()) return RefuseErrno(shown, "creating the file", errno);
         info_.bytes += usize;
@@ -492,13 +557,15 @@ class LayerWriter {
         if (target == nullptr || target[0] == '\0') return Refuse(shown, "a symbolic link without a target");
         auto parent = Parent(comps, comps.size() - 1, shown, /*create=*/true);
         if (!parent) return parent.error();
-        auto cleared = Clear(parent->get(), name, shown, /*keep_dir=*/false);
+        Mark(*parent, name);
+        auto cleared = Clear(parent->fd.get(), name, shown, /*keep_dir=*/false);
         if (!cleared) return cleared.error();
         // Stored as is (absolute targets are normal: /sbin/init ->
         // /lib/systemd/systemd); HostRoot resolves them inside the root.
-        if (::symlinkat(target, parent->get(), name.c_str()) != 0) {
+        if (::symlinkat(target, parent->fd.get(), name.c_str()) != 0) {
           return RefuseErrno(shown, "making the symbolic link", errno);
         }
+        cache_fd_.Reset();  // later entries under it resolve through it
         return true;
       }
       case AE_IFCHR:
@@ -531,18 +598,19 @@ class LayerWriter {
     auto tparent = Parent(tcomps, tcomps.size() - 1, shown, /*create=*/false);
     if (!tparent) return tparent.error().code == ENOENT ? missing() : tparent.error();
     struct stat st {};
-    if (::fstatat(tparent->get(), tcomps.back().c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (::fstatat(tparent->fd.get(), tcomps.back().c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
       if (errno == ENOENT) return missing();
       return RefuseErrno(shown, Cat("stat of the link target ", tshown), errno);
     }
     if (S_ISDIR(st.st_mode)) return Refuse(shown, Cat("a hard link to the folder ", tshown));
     auto parent = Parent(comps, comps.size() - 1, shown, /*create=*/true);
     if (!parent) return parent.error();
-    auto cleared = Clear(parent->get(), comps.back(), shown, /*keep_dir=*/false);
+    Mark(*parent, comps.back());
+    auto cleared = Clear(parent->fd.get(), comps.back(), shown, /*keep_dir=*/false);
     if (!cleared) return cleared.error();
     // Flags 0: a link target that is a symbolic link is linked itself,
     // not followed.
-    if (::linkat(tparent->get(), tcomps.back().c_str(), parent->get(), comps.back().c_str(), 0) != 0) {
+    if (::linkat(tparent->fd.get(), tcomps.back().c_str(), parent->fd.get(), comps.back().c_str(), 0) != 0) {
       return RefuseErrno(shown, Cat("linking to ", tshown), errno);
     }
     return true;
@@ -559,9 +627,54 @@ class LayerWriter {
   // layer's memory small; a collision can only keep a lower file a
   // whiteout should have hidden.
   std::unordered_set<std::size_t> this_layer_;
+  // The last folder Parent resolved: entries come folder by folder.
   UniqueFd cache_fd_;
   std::string cache_key_;
+  std::string cache_path_;
 };
+
+// The entry and size limits, checked on a layer's headers alone (the data
+// skipped, by lseek where the layer is a plain file) before anything of it
+// is written: a million-entry bomb is refused in the time it takes to read
+// its headers, not after a million files were made and removed. The apply
+// pass counts again (the source is read twice); an unreadable layer is
+// left to it, which names the entry.
+Result<bool> PreCount(const LibArchive& la, struct archive* a, const UnpackLimits& limits,
+                      const ImageInfo& info, std::string_view layer) {
+  std::uint64_t entries = info.entries;
+  std::uint64_t bytes = info.bytes;
+  auto refuse = [&](struct archive_entry* e, std::string_view why, int code) {
+    std::string raw = EntryName(la, e);
+    std::string shown = raw.empty() ? std::string("(no name)") : raw.substr(0, 300);
+    return MakeError("", Cat("layer ", layer, ": entry ", shown, ": ", why,
+                             "; its headers were counted before anything of it was written"),
+                     code);
+  };
+  while (true) {
+    struct archive_entry* e = nullptr;
+    int rc = la.archive_read_next_header(a, &e);
+    if (rc == ARCHIVE_EOF || rc < ARCHIVE_WARN) return true;
+    if (++entries > limits.max_entries) {
+      return refuse(e, Cat("more than ", std::to_string(limits.max_entries),
+                           " entries in the image (the entry limit)"),
+                    E2BIG);
+    }
+    if (la.archive_entry_filetype(e) != AE_IFREG || la.archive_entry_hardlink(e) != nullptr ||
+        la.archive_entry_size_is_set(e) == 0) {
+      continue;
+    }
+    std::int64_t size = la.archive_entry_size(e);
+    if (size < 0) continue;  // the apply pass refuses it by name
+    auto usize = static_cast<std::uint64_t>(size);
+    if (usize > limits.max_bytes || bytes + usize > limits.max_bytes) {
+      std::string sparse = la.archive_entry_sparse_count(e) > 0 ? " (sparse)" : "";
+      return refuse(e, Cat("a file of ", std::to_string(usize), " bytes", sparse, " would take the image past ",
+                           std::to_string(limits.max_bytes), " bytes (the size limit); nothing of it was written"),
+                    EFBIG);
+    }
+    bytes += usize;
+  }
+}
 
 // Where the blobs of an image come from: a folder (an OCI layout) or a tar
 // of one (an OCI archive, a docker save), by member path
@@ -616,6 +729,7 @@ class DirStore final : public BlobStore {
     c.la = &la_;
     c.fd = fd.get();
     c.hasher = hasher;
+    c.seekable = hasher == nullptr;  // nothing to hash: skip data by lseek
     c.what = shown;
     return use(c);
   }
@@ -928,6 +1042,12 @@ Result<bool> ApplyPlanned(UnpackedImage& image, int root_fd, const LibArchive& l
   (void)image;
   std::string head;
   std::uint64_t total = 0;
+  auto counted = store.Stream(layer.member, nullptr, [&](ReadClient& c) -> Result<bool> {
+    auto a = OpenReader(la, c);
+    if (!a) return MakeError("", Cat("layer ", layer.shown, ": ", a.error().message), a.error().code);
+    return PreCount(la, a->get(), limits, info, layer.shown);
+  });
+  if (!counted) return counted.error();
   auto applied = store.Stream(layer.member, &hasher, [&](ReadClient& c) -> Result<bool> {
     auto a = OpenReader(la, c);
     if (!a) return MakeError("", Cat("layer ", layer.shown, ": ", a.error().message), a.error().code);
@@ -1077,6 +1197,18 @@ Result<bool> UnpackedImage::ApplyLayer(std::string_view layer_name, std::string_
       return ErrnoError(errno, "memfd");
     }
     rest.remove_prefix(static_cast<std::size_t>(n));
+  }
+  if (::lseek(mem.get(), 0, SEEK_SET) != 0) return ErrnoError(errno, "memfd");
+  {
+    ReadClient c;
+    c.la = *la;
+    c.fd = mem.get();
+    c.seekable = true;
+    c.what = std::string(layer_name);
+    auto a = OpenReader(**la, c);
+    if (!a) return MakeError("", Cat("layer ", layer_name, ": ", a.error().message), a.error().code);
+    auto counted = PreCount(**la, a->get(), limits, info_, layer_name);
+    if (!counted) return counted.error();
   }
   if (::lseek(mem.get(), 0, SEEK_SET) != 0) return ErrnoError(errno, "memfd");
   ReadClient c;

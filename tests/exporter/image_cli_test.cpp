@@ -15,6 +15,7 @@
 #include "exporter/image_cli.h"
 #include "probe/fact_catalog.h"
 #include "probe/registry.h"
+#include "probe/image_unpack.h"
 #include "probe/workspace_image.h"
 #include "rules/loader.h"
 #include "rules/report.h"
@@ -356,6 +357,89 @@ TEST(ImageInput, ArchivesAreUnpackedAndCheckedLikeTheirRoot) {
     EXPECT_EQ(checks, want_checks) << name;
     EXPECT_NE(checks.find("image-init-systemd=fail"), std::string::npos) << checks;
   }
+}
+
+// Archives of the real roots (make_image_archives.sh --workspace): a
+// buildah layer of roots/no-init plus a few extra files, and a second
+// layer named through the merged-/usr links (sbin/init, lib/systemd/...)
+// with a whiteout and an opaque /opt. Each must give the facts and the
+// verdicts of the root it rebuilds, under every profile.
+const std::string kWsArchives = std::string(CVM_TEST_CACHE) + "/workspace-archives/";
+
+std::string FactText(const probe::Fact& f) {
+  nlohmann::json j;
+  std::visit([&](const auto& v) {
+    using V = std::decay_t<decltype(v)>;
+    if constexpr (std::is_same_v<V, probe::RecordList>) {
+      for (const auto& r : v) {
+        nlohmann::json o;
+        for (const auto& [k, x] : r) std::visit([&](const auto& y) { o[k] = y; }, x);
+        j.push_back(o);
+      }
+    } else {
+      j = v;
+    }
+  }, f.value);
+  return j.dump() + " <- " + f.source;
+}
+
+std::map<std::string, std::string> FactMap(const Facts& f) {
+  std::map<std::string, std::string> out;
+  for (const auto& [name, fact] : f.all()) out[name] = FactText(fact);
+  for (const auto& e : f.errors()) out["error " + e.probe + " " + e.path] = e.message;
+  return out;
+}
+
+TEST_F(Roots, WorkspaceArchivesAreJudgedAsTheirRoots) {
+  struct stat st;
+  if (::stat((kWsArchives + ".stamp").c_str(), &st) != 0) {
+    GTEST_SKIP() << "no " << kWsArchives << ": run the workspace_archives_setup test first";
+  }
+  struct Case {
+    const char* archive;
+    const char* root;
+    const char* kind;
+  };
+  for (const Case& c : {Case{"good.oci.tar", "good", "oci-archive"},
+                        Case{"good.docker.tar", "good", "docker-archive"},
+                        Case{"no-init.oci.tar", "no-init", "oci-archive"}}) {
+    SCOPED_TRACE(c.archive);
+    const std::string archive = kWsArchives + c.archive;
+    probe::UnpackOptions uo;
+    uo.platform = "linux/amd64";
+    auto unpacked = probe::UnpackImage(archive, uo);
+    ASSERT_TRUE(unpacked.has_value()) << unpacked.error().message;
+    EXPECT_EQ(unpacked->info().layers.size(), 2u);
+    // Written through sbin -> usr/sbin and lib -> usr/lib: the links stay.
+    std::error_code ec;
+    EXPECT_TRUE(std::filesystem::is_symlink(unpacked->root() + "/lib", ec));
+    EXPECT_TRUE(std::filesystem::is_symlink(unpacked->root() + "/sbin", ec));
+    EXPECT_FALSE(std::filesystem::exists(unpacked->root() + "/usr/lib/cvm-extra", ec)) << "whiteout";
+    EXPECT_FALSE(std::filesystem::exists(unpacked->root() + "/opt/junk", ec)) << "opaque /opt";
+    EXPECT_EQ(FactMap(ImageFacts(unpacked->root())), FactMap(ImageFacts(Root(c.root))));
+    for (const char* profile : {"coder-v1", "sysbox-0.6", "sysbox-0.7"}) {
+      SCOPED_TRACE(profile);
+      auto run = [&](const std::string& input) {
+        CliRun r = Cli({"image", input, "--format", "json", "--profile", profile, "--platform", "linux/amd64"});
+        auto j = nlohmann::json::parse(r.out, nullptr, false);
+        EXPECT_FALSE(j.is_discarded()) << r.out << r.err;
+        return j;
+      };
+      nlohmann::json from_archive = run(archive);
+      nlohmann::json from_root = run(Root(c.root));
+      EXPECT_EQ(from_archive["image"]["kind"], c.kind);
+      EXPECT_EQ(from_archive["checks"], from_root["checks"]);
+      EXPECT_EQ(from_archive["verdicts"], from_root["verdicts"]);
+      EXPECT_EQ(from_archive["profiles"], from_root["profiles"]);
+      EXPECT_EQ(from_archive["facts"], from_root["facts"]);
+      EXPECT_FALSE(from_archive["checks"].empty());
+    }
+  }
+  // The two images differ where their roots do.
+  nlohmann::json good = ImageJson(kWsArchives + "good.oci.tar", "sysbox-0.7");
+  nlohmann::json no_init = ImageJson(kWsArchives + "no-init.oci.tar", "sysbox-0.7");
+  EXPECT_EQ(StatusOf(good, "image-init-systemd"), "pass");
+  EXPECT_EQ(StatusOf(no_init, "image-init-systemd"), "fail");
 }
 
 TEST(ImageInput, UsageErrors) {

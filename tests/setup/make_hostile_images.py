@@ -8,6 +8,8 @@ OUT_DIR/layouts/NAME/        the same layer as a one-layer OCI image layout
                              (index.json, manifest, config), so the error
                              names the layer's digest
 OUT_DIR/layouts/missing-blob, digest-mismatch, corrupt-gzip: broken layouts
+OUT_DIR/layouts/merged-usr   a merged-/usr base and a layer written through
+                             its links (tars/merged-usr-{base,upper}.tar)
 OUT_DIR/opaque-layer.tar     a real opaque-folder layer (buildah writes
                              per-file whiteouts instead, so it is crafted)
 OUT_DIR/million.tar.gz       1,047,552 empty files in 1,025 folders
@@ -110,6 +112,21 @@ hostile("symlink-relative-then-file",
         lambda t: (member(t, "d", type_=tarfile.DIRTYPE, mode=0o755),
                    member(t, "d/evil", type_=tarfile.SYMTYPE, linkname="../../../../../../.." + sentinel),
                    member(t, "d/evil/pwned", b"through the link\n")))
+# A link that points out of the root, or a loop, on the way to an entry:
+# links are followed inside the root only (".." stops at it, "/" is its
+# own), as container runtimes resolve a layer entry's parent.
+hostile("symlink-dotdot-then-file",
+        lambda t: (member(t, "up", type_=tarfile.SYMTYPE, linkname="../../../../../.."),
+                   member(t, "up/etc/pwned", b"through the link\n")))
+hostile("symlink-loop", lambda t: (member(t, "a", type_=tarfile.SYMTYPE, linkname="b"),
+                                   member(t, "b", type_=tarfile.SYMTYPE, linkname="a"),
+                                   member(t, "a/x", b"never\n")))
+hostile("symlink-to-file-then-file", lambda t: (member(t, "f", b"a file\n"),
+                                                member(t, "l", type_=tarfile.SYMTYPE, linkname="f"),
+                                                member(t, "l/x", b"never\n")))
+hostile("hardlink-dotdot-symlink",
+        lambda t: (member(t, "up", type_=tarfile.SYMTYPE, linkname="../../../../../.."),
+                   member(t, "hl", type_=tarfile.LNKTYPE, linkname="up/etc/passwd")))
 hostile("hardlink-outside", lambda t: member(t, "passwd", type_=tarfile.LNKTYPE, linkname="../../../../etc/passwd"))
 hostile("hardlink-absolute", lambda t: member(t, "passwd", type_=tarfile.LNKTYPE, linkname="/etc/passwd"))
 hostile("hardlink-missing", lambda t: (member(t, "real", b"x\n"),
@@ -183,6 +200,46 @@ with tarfile.open(fileobj=buf, mode="w") as t:
     member(t, "opt/d/after", b"after the marker\n")
 with open(os.path.join(out, "opaque-layer.tar"), "wb") as f:
     f.write(buf.getvalue())
+
+# Merged /usr (Debian 12, Ubuntu 22.04: lib -> usr/lib, sbin -> usr/sbin,
+# bin -> usr/bin) and a later layer whose entries are named through those
+# links, as tar-writing image tools name them: they must land in /usr.
+# usr/bin is not in the base, so bin/ is a dangling link until the upper
+# layer makes its target.
+def tar_bytes(build):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        build(tar)
+    return buf.getvalue()
+
+
+merged_base = tar_bytes(lambda t: (
+    member(t, "usr", type_=tarfile.DIRTYPE, mode=0o755),
+    member(t, "usr/lib", type_=tarfile.DIRTYPE, mode=0o755),
+    member(t, "usr/lib/systemd", type_=tarfile.DIRTYPE, mode=0o755),
+    member(t, "usr/lib/systemd/systemd", b"\x7fELF systemd stand-in\n", mode=0o755),
+    member(t, "usr/lib/gone", b"whited out by the upper layer\n"),
+    member(t, "usr/lib/old", type_=tarfile.DIRTYPE, mode=0o755),
+    member(t, "usr/lib/old/a", b"hidden by the opaque marker\n"),
+    member(t, "usr/sbin", type_=tarfile.DIRTYPE, mode=0o755),
+    member(t, "lib", type_=tarfile.SYMTYPE, linkname="usr/lib"),
+    member(t, "sbin", type_=tarfile.SYMTYPE, linkname="usr/sbin"),
+    member(t, "bin", type_=tarfile.SYMTYPE, linkname="usr/bin"),
+    member(t, "lib64", type_=tarfile.SYMTYPE, linkname="/usr/lib")))
+merged_upper = tar_bytes(lambda t: (
+    member(t, "lib/systemd/system/foo.service", b"[Service]\nExecStart=/bin/true\n"),
+    member(t, "sbin/init", type_=tarfile.SYMTYPE, linkname="/lib/systemd/systemd"),
+    member(t, "bin/sh", b"#!stand-in\n", mode=0o755),
+    member(t, "lib64/ld.so", b"via an absolute link\n"),
+    member(t, "lib/.wh.gone"),
+    member(t, "lib/old/b", b"this layer's\n"),
+    member(t, "lib/old/.wh..wh..opq"),
+    member(t, "usr/lib/old/c", b"this layer's too\n"),
+    member(t, "sbin/hl", type_=tarfile.LNKTYPE, linkname="lib/systemd/systemd")))
+for name, data in (("merged-usr-base", merged_base), ("merged-usr-upper", merged_upper)):
+    with open(os.path.join(out, "tars", name + ".tar"), "wb") as f:
+        f.write(data)
+write_layout(os.path.join(out, "layouts", "merged-usr"), [merged_base, merged_upper])
 
 # A million empty entries (and a few), gzip-compressed: refused at the
 # default entry limit (1,000,000).

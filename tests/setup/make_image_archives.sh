@@ -30,9 +30,114 @@
 #   hostile/        make_hostile_images.py's attack inputs
 # Cached: nothing is done again while CACHE_DIR/.stamp is newer than both
 # scripts.
+#
+#   tests/setup/make_image_archives.sh --workspace ROOTS_DIR CACHE_DIR
+# (CTest fixture "workspace_archives", after "workspace_roots") makes
+# archives of the debootstrap workspace roots (make_workspace_roots.sh):
+#   layer 1   `buildah copy` of ROOTS_DIR/roots/no-init (merged /usr, no
+#             /sbin/init) and of a small folder (/opt/junk/{a,b},
+#             /usr/lib/cvm-extra/x.conf), committed `oci:`
+#   layer 2   crafted with python3's tarfile: buildah names what it writes
+#             by its real path, so a layer named through the merged-/usr
+#             links (as tools that write layer tars themselves name it)
+#             is made by hand: sbin/init -> /lib/systemd/systemd (through
+#             sbin -> usr/sbin), lib/systemd/system/docker.service with the
+#             root's own bytes (through lib -> usr/lib), lib/.wh.cvm-extra
+#             (a whiteout through lib) and opt/.wh..wh..opq (an opaque /opt)
+#   good.oci.tar      `skopeo copy oci-archive:` of layers 1+2 (skopeo
+#                     writes both gzip-compressed, ~190 MB): unpacks to
+#                     the same tree as roots/good
+#   good.docker.tar   `skopeo copy docker-archive:` of the same image
+#                     (uncompressed <digest>.tar layers, ~500 MB)
+#   no-init.oci.tar   layer 1 + layer 2 without the init link: unpacks to
+#                     the same tree as roots/no-init
+# Cached while CACHE_DIR/.stamp holds the hash of the roots' stamp and of
+# this script.
 set -euo pipefail
-cache=${1:?usage: make_image_archives.sh CACHE_DIR}
 here=$(cd "$(dirname "$0")" && pwd)
+if [ "${1:-}" = "--workspace" ]; then
+  roots=${2:?usage: make_image_archives.sh --workspace ROOTS_DIR CACHE_DIR}
+  cache=${3:?usage: make_image_archives.sh --workspace ROOTS_DIR CACHE_DIR}
+  [ -d "$roots/roots/good" ] ||
+    { echo "make_image_archives.sh: no $roots/roots/good (the workspace_roots_setup test makes it)" >&2; exit 1; }
+  want=$(cat "$roots/stamp" "$0" | sha256sum | cut -d' ' -f1)
+  if [ "$(cat "$cache/.stamp" 2>/dev/null)" = "$want" ]; then
+    echo "workspace archives: cached in $cache"
+    exit 0
+  fi
+  for tool in buildah skopeo python3; do
+    command -v $tool >/dev/null ||
+      { echo "make_image_archives.sh: $tool is not installed (Debian package $tool; ./make.sh test installs it)" >&2; exit 1; }
+  done
+  start=$(date +%s)
+  rm -rf "$cache"
+  mkdir -p "$cache"
+  cache=$(cd "$cache" && pwd)
+  buildah=(buildah --storage-driver vfs --root "$cache/storage" --runroot "$cache/run")
+  trap 'rm -rf "$cache/storage" "$cache/run" "$cache/layout" "$cache/extra"' EXIT
+  mkdir -p "$cache/extra/opt/junk" "$cache/extra/usr/lib/cvm-extra"
+  printf 'a\n' >"$cache/extra/opt/junk/a"
+  printf 'b\n' >"$cache/extra/opt/junk/b"
+  printf 'key = value\n' >"$cache/extra/usr/lib/cvm-extra/x.conf"
+  ctr=$("${buildah[@]}" from scratch)
+  "${buildah[@]}" config --arch amd64 --os linux "$ctr"
+  "${buildah[@]}" copy -q "$ctr" "$roots/roots/no-init/" / >/dev/null
+  "${buildah[@]}" copy -q "$ctr" "$cache/extra/" / >/dev/null
+  "${buildah[@]}" commit -q "$ctr" "oci:$cache/layout:base" >/dev/null
+  "${buildah[@]}" rm "$ctr" >/dev/null
+  rm -rf "$cache/storage"
+  python3 - "$cache/layout" "$roots/roots/good" <<'PY'
+import hashlib, io, json, os, sys, tarfile
+layout, good = sys.argv[1], sys.argv[2]
+blobs = os.path.join(layout, "blobs", "sha256")
+def put(data):
+    d = hashlib.sha256(data).hexdigest()
+    open(os.path.join(blobs, d), "wb").write(data)
+    return "sha256:" + d
+def upper(with_init):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+        def add(name, type_=tarfile.REGTYPE, data=b"", linkname="", mode=0o644, mtime=1700000000):
+            ti = tarfile.TarInfo(name)
+            ti.type, ti.linkname, ti.mode, ti.mtime, ti.size = type_, linkname, mode, mtime, len(data)
+            t.addfile(ti, io.BytesIO(data) if data else None)
+        if with_init:
+            add("sbin/init", tarfile.SYMTYPE, linkname="/lib/systemd/systemd", mode=0o777)
+        unit = os.path.join(good, "usr/lib/systemd/system/docker.service")
+        st = os.stat(unit)
+        add("lib/systemd/system/docker.service", data=open(unit, "rb").read(), mode=st.st_mode & 0o777,
+            mtime=int(st.st_mtime))
+        add("lib/.wh.cvm-extra")
+        add("opt/.wh..wh..opq")
+    return buf.getvalue()
+index = json.load(open(os.path.join(layout, "index.json")))
+base = index["manifests"][0]
+manifest = json.load(open(os.path.join(blobs, base["digest"][7:])))
+config = json.load(open(os.path.join(blobs, manifest["config"]["digest"][7:])))
+out = []
+for ref, with_init in (("good", True), ("no-init", False)):
+    data = upper(with_init)
+    c = json.loads(json.dumps(config))
+    c["rootfs"]["diff_ids"].append("sha256:" + hashlib.sha256(data).hexdigest())
+    cb = json.dumps(c).encode()
+    m = json.loads(json.dumps(manifest))
+    m["config"]["digest"], m["config"]["size"] = put(cb), len(cb)
+    m["layers"].append({"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                        "digest": put(data), "size": len(data)})
+    mb = json.dumps(m).encode()
+    out.append({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": put(mb),
+                "size": len(mb), "annotations": {"org.opencontainers.image.ref.name": ref}})
+index["manifests"] = out
+json.dump(index, open(os.path.join(layout, "index.json"), "w"))
+PY
+  skopeo copy -q "oci:$cache/layout:good" "oci-archive:$cache/good.oci.tar:good"
+  skopeo copy -q "oci:$cache/layout:good" "docker-archive:$cache/good.docker.tar:example/workspace:good"
+  skopeo copy -q "oci:$cache/layout:no-init" "oci-archive:$cache/no-init.oci.tar:no-init"
+  echo "$want" >"$cache/.stamp"
+  echo "workspace archives: made in $(($(date +%s) - start)) s; $(du -sh "$cache" | cut -f1) in $cache"
+  exit 0
+fi
+cache=${1:?usage: make_image_archives.sh CACHE_DIR}
 stamp="$cache/.stamp"
 # The stamp holds the folder's path: the attack entries aim at its sentinel.
 if [ -f "$stamp" ] && [ "$stamp" -nt "$here/make_image_archives.sh" ] &&
