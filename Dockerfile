@@ -4,8 +4,8 @@
 # Build stage: Debian 12 with the packages ./make.sh lists, a Release build
 # of the binary alone, and image/make_rootfs.sh laying out the runtime
 # stage's files: the stripped binary, the shared libraries it links and the
-# ones it dlopens that the image keeps (build/image-libraries.txt: libcurl,
-# librpm with its rpmrc), CA certificates, passwd/group, /tmp, licences.
+# ones it dlopens that the image keeps (build/image-libraries.txt: librpm
+# with its rpmrc), CA certificates, passwd/group, /tmp, licences.
 # The tests (tests/image/) build the runtime stage below from the same
 # make_rootfs.sh with buildah and run it; this build stage needs a registry
 # (debian:12), which the tests do not have.

@@ -17,7 +17,7 @@ BUILD_PACKAGES=(
   cmake g++ make pkg-config
   libkmod-dev libblkid-dev libudev-dev zlib1g-dev
   nlohmann-json3-dev prometheus-cpp-dev libgtest-dev libgmock-dev
-  libyaml-cpp-dev libtomlplusplus-dev librpm-dev libcurl4-openssl-dev
+  libyaml-cpp-dev libtomlplusplus-dev librpm-dev
   libcivetweb-dev libssl-dev libcrypt-dev
   libarchive-dev
 )
@@ -33,6 +33,7 @@ TEST_PACKAGES=(
   rsync iptables
   prometheus python3-yaml wrk prometheus-node-exporter
   python3 openssl curl apache2-utils
+  libcurl4-openssl-dev  # the kube tests' control-port helper (tests/kube/test_server.cpp)
   buildah umoci skopeo "${IMAGE_PACKAGES[@]}"
   debootstrap
 )

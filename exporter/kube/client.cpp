@@ -8,8 +8,8 @@
 #include <random>
 #include <thread>
 
-#include "exporter/kube/libcurl.h"
 #include "exporter/kube/exec_credential.h"
+#include "exporter/kube/https.h"
 
 namespace cvm::exporter::kube {
 namespace {
@@ -21,14 +21,6 @@ std::string Trim(std::string s) {
   std::size_t i = 0;
   while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
   return s.substr(i);
-}
-
-bool IEquals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
 }
 
 std::string_view HttpPhrase(long code) {
@@ -261,172 +253,39 @@ class Credentials {
 struct Client::Impl {
   RestConfig config;
   ClientOptions options;
-  detail::CurlEasyPtr curl;
+  std::unique_ptr<https::Transport> transport;  // one kept-alive connection
   std::unique_ptr<Credentials> creds;
   std::mt19937_64 rng{std::random_device{}()};
 
-  // One attempt's outcome.
-  struct Attempt {
-    CURLcode rc = CURLE_OK;
-    std::string curl_error;
-    bool sent = false;  // request bytes went out
-    bool too_big = false;
-    long status = 0;
-    std::string body;
-    std::string content_type;
-    std::optional<long> retry_after;  // seconds
-  };
-
-  Attempt Perform(const Request& req, const std::string& url, const Auth& auth);
+  https::Outcome Perform(const Request& req, const std::string& target,
+                         const Auth& auth);
   std::chrono::milliseconds Backoff(int retry);
 };
 
-namespace {
-
-// libcurl's progress callback (about once a second, and on every
-// transfer's data): nonzero aborts the transfer.
-int Progress(void* cancelled, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  return (*static_cast<const std::function<bool()>*>(cancelled))() ? 1 : 0;
-}
-
-struct Sink {
-  std::string* body;
-  std::size_t cap;
-  bool* too_big;
-};
-
-std::size_t WriteBody(char* data, std::size_t size, std::size_t n, void* user) {
-  auto* sink = static_cast<Sink*>(user);
-  std::size_t len = size * n;
-  if (sink->body->size() + len > sink->cap) {
-    *sink->too_big = true;
-    return 0;  // libcurl stops with CURLE_WRITE_ERROR
-  }
-  sink->body->append(data, len);
-  return len;
-}
-
-struct Headers {
-  std::string content_type;
-  std::optional<long> retry_after;
-};
-
-std::size_t WriteHeader(char* data, std::size_t size, std::size_t n,
-                        void* user) {
-  auto* h = static_cast<Headers*>(user);
-  std::string_view line(data, size * n);
-  if (line.rfind("HTTP/", 0) == 0) {  // a new answer (after a 100 Continue)
-    *h = Headers{};
-    return size * n;
-  }
-  auto colon = line.find(':');
-  if (colon == std::string_view::npos) return size * n;
-  std::string_view name = line.substr(0, colon);
-  std::string value = Trim(std::string(line.substr(colon + 1)));
-  if (IEquals(name, "Content-Type")) {
-    h->content_type = value;
-  } else if (IEquals(name, "Retry-After")) {
-    long secs = 0;
-    auto [p, ec] =
-        std::from_chars(value.data(), value.data() + value.size(), secs);
-    // Only delta-seconds: the API server never sends an HTTP date.
-    if (ec == std::errc() && p == value.data() + value.size() && secs >= 0)
-      h->retry_after = secs;
-  }
-  return size * n;
-}
-
-}  // namespace
-
-Client::Impl::Attempt Client::Impl::Perform(const Request& req,
-                                            const std::string& url,
-                                            const Auth& auth) {
-  Attempt a;
-  CURL* c = curl.get();
-  detail::Curl().easy_reset(c);  // keeps the connection cache
-  char errbuf[CURL_ERROR_SIZE] = {0};
-  Headers headers;
-  Sink sink{&a.body, options.max_response_bytes, &a.too_big};
-  detail::Curl().easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-  detail::Curl().easy_setopt(c, CURLOPT_URL, url.c_str());
-  detail::Curl().easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
-  detail::Curl().easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  detail::Curl().easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-  if (req.retry == RetryPolicy::kUnsentOnly) {
-    // libcurl itself sends a request again when a reused connection closes
-    // without an answer (the keep-alive race). For a request that must not
-    // go twice, a fresh connection leaves it nothing to resend.
-    detail::Curl().easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
-  }
-  detail::Curl().easy_setopt(c, CURLOPT_TIMEOUT_MS,
-                   static_cast<long>(options.timeout.count()));
-  detail::Curl().easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(options.connect_timeout.count()));
-  detail::Curl().easy_setopt(c, CURLOPT_USERAGENT, options.user_agent.c_str());
-  if (options.cancelled) {
-    detail::Curl().easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-    detail::Curl().easy_setopt(c, CURLOPT_XFERINFOFUNCTION, &Progress);
-    detail::Curl().easy_setopt(c, CURLOPT_XFERINFODATA, &options.cancelled);
-  }
-  detail::Curl().easy_setopt(c, CURLOPT_WRITEFUNCTION, &WriteBody);
-  detail::Curl().easy_setopt(c, CURLOPT_WRITEDATA, &sink);
-  detail::Curl().easy_setopt(c, CURLOPT_HEADERFUNCTION, &WriteHeader);
-  detail::Curl().easy_setopt(c, CURLOPT_HEADERDATA, &headers);
-  // TLS: verification on unless this config was allowed to turn it off.
-  const bool verify = !config.insecure_skip_tls_verify;
-  detail::Curl().easy_setopt(c, CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
-  detail::Curl().easy_setopt(c, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
-  if (!config.ca_pem.empty()) {
-    curl_blob ca{const_cast<char*>(config.ca_pem.data()), config.ca_pem.size(),
-                 CURL_BLOB_COPY};
-    detail::Curl().easy_setopt(c, CURLOPT_CAINFO_BLOB, &ca);
-    // The cluster's CA alone, not the system's store beside it (as kubectl).
-    detail::Curl().easy_setopt(c, CURLOPT_CAPATH, nullptr);
-  }
-  if (!auth.cert_pem.empty()) {
-    curl_blob cert{const_cast<char*>(auth.cert_pem.data()),
-                   auth.cert_pem.size(), CURL_BLOB_COPY};
-    curl_blob key{const_cast<char*>(auth.key_pem.data()), auth.key_pem.size(),
-                  CURL_BLOB_COPY};
-    detail::Curl().easy_setopt(c, CURLOPT_SSLCERT_BLOB, &cert);
-    detail::Curl().easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
-    detail::Curl().easy_setopt(c, CURLOPT_SSLKEY_BLOB, &key);
-    detail::Curl().easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
-  }
-  curl_slist* raw = nullptr;
-  auto add = [&raw](const std::string& h) {
-    if (curl_slist* n = detail::Curl().slist_append(raw, h.c_str())) raw = n;
-  };
-  add("Accept: application/json");
-  add("Expect:");  // no 100-continue round trip for bodies over 1 KiB
-  if (!auth.token.empty()) add("Authorization: Bearer " + auth.token);
-  if (!req.content_type.empty()) add("Content-Type: " + req.content_type);
-  detail::CurlSlistPtr header_list(raw);
-  detail::Curl().easy_setopt(c, CURLOPT_HTTPHEADER, header_list.get());
-  if (req.method == "GET") {
-    detail::Curl().easy_setopt(c, CURLOPT_HTTPGET, 1L);
-  } else {
-    detail::Curl().easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
-    detail::Curl().easy_setopt(c, CURLOPT_POSTFIELDS, req.body.data());
-    detail::Curl().easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
-                     static_cast<curl_off_t>(req.body.size()));
-  }
-  a.rc = detail::Curl().easy_perform(c);
-  long request_size = 0;
-  detail::Curl().easy_getinfo(c, CURLINFO_REQUEST_SIZE, &request_size);
-  a.sent = request_size > 0;
-  if (a.rc == CURLE_OK) {
-    detail::Curl().easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a.status);
-  } else {
-    a.curl_error = errbuf[0] != 0 ? std::string(errbuf)
-                                  : std::string(detail::Curl().easy_strerror(a.rc));
-  }
-  a.content_type = headers.content_type;
-  a.retry_after = headers.retry_after;
-  // The handle must not keep pointers into this frame.
-  detail::Curl().easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);
-  detail::Curl().easy_setopt(c, CURLOPT_ERRORBUFFER, nullptr);
-  return a;
+https::Outcome Client::Impl::Perform(const Request& req,
+                                     const std::string& target,
+                                     const Auth& auth) {
+  https::RequestSpec spec;
+  spec.method = req.method;
+  spec.target = target;
+  spec.headers.emplace_back("User-Agent", options.user_agent);
+  spec.headers.emplace_back("Accept", "application/json");
+  if (!auth.token.empty())
+    spec.headers.emplace_back("Authorization", "Bearer " + auth.token);
+  if (!req.content_type.empty())
+    spec.headers.emplace_back("Content-Type", req.content_type);
+  spec.body = req.body;
+  // A request that must not go twice never rides a kept-alive connection:
+  // one the server closed while idle would leave it unclear whether the
+  // request arrived. A fresh connection leaves nothing to resend on.
+  spec.reuse_ok = req.retry == RetryPolicy::kIdempotent;
+  spec.client_cert.cert_pem = auth.cert_pem;
+  spec.client_cert.key_pem = auth.key_pem;
+  https::Limits limits;
+  limits.timeout = options.timeout;
+  limits.connect_timeout = options.connect_timeout;
+  limits.max_body = options.max_response_bytes;
+  return transport->RoundTrip(spec, limits, options.cancelled);
 }
 
 std::chrono::milliseconds Client::Impl::Backoff(int retry) {
@@ -443,17 +302,18 @@ std::chrono::milliseconds Client::Impl::Backoff(int retry) {
 
 Result<std::unique_ptr<Client>> Client::Create(RestConfig config,
                                                ClientOptions options) {
-  // libcurl is loaded and initialised here, by the first client: a
-  // command that never talks to the API pays nothing for it.
-  if (auto lib = detail::LoadLibCurl(); !lib) return lib.error();
   if (config.server.rfind("https://", 0) != 0) {
     return MakeError(config.source, "the server \"" + config.server +
                                         "\" is not an https:// URL");
   }
   if (options.max_attempts < 1) options.max_attempts = 1;
   auto impl = std::make_unique<Impl>();
-  impl->curl.reset(detail::Curl().easy_init());
-  if (!impl->curl) return MakeError("libcurl", "curl_easy_init failed");
+  https::TlsConfig tls;
+  tls.verify = !config.insecure_skip_tls_verify;
+  tls.ca_pem = config.ca_pem;
+  auto transport = https::Transport::Create(config.server, std::move(tls), config.source);
+  if (!transport) return transport.error();
+  impl->transport = std::move(*transport);
   impl->config = std::move(config);
   impl->options = std::move(options);
   impl->creds =
@@ -476,12 +336,12 @@ Result<Response> Client::Send(const Request& req) {
       req.path.find_first_of("?#") != std::string::npos) {
     return MakeError(what, "the path must start with / and carry no query");
   }
-  std::string url = im.config.server + req.path;
+  std::string target = req.path;
   for (std::size_t i = 0; i < req.query.size(); ++i) {
-    url += i == 0 ? '?' : '&';
-    url += EscapeComponent(req.query[i].first);
-    url += '=';
-    url += EscapeComponent(req.query[i].second);
+    target += i == 0 ? '?' : '&';
+    target += EscapeComponent(req.query[i].first);
+    target += '=';
+    target += EscapeComponent(req.query[i].second);
   }
   std::string last;  // why the last attempt failed
   long last_status = 0;
@@ -490,65 +350,63 @@ Result<Response> Client::Send(const Request& req) {
     auto auth = im.creds->Get();
     if (!auth)
       return MakeError(what, "no credentials: " + auth.error().message);
-    Impl::Attempt a = im.Perform(req, url, *auth);
+    https::Outcome a = im.Perform(req, target, *auth);
     bool retry = false;
     std::optional<long> wait_seconds;
-    if (a.rc == CURLE_OK && a.status < 400) {
+    const bool answered = a.failure == https::Failure::kNone;
+    if (answered && a.response.status < 400) {
       Response r;
-      r.status = a.status;
-      r.body = std::move(a.body);
-      r.content_type = std::move(a.content_type);
+      r.status = a.response.status;
+      r.body = std::move(a.response.body);
+      r.content_type = std::move(a.response.content_type);
       r.attempts = attempt;
       return r;
     }
-    if (a.rc == CURLE_OK) {
-      last_status = a.status;
-      auto st = ParseStatus(a.body);
-      last = "HTTP " + std::to_string(a.status) + " ";
+    if (answered) {
+      const long status = a.response.status;
+      const std::string& body = a.response.body;
+      last_status = status;
+      auto st = ParseStatus(body);
+      last = "HTTP " + std::to_string(status) + " ";
       last += (st && !st->reason.empty()) ? st->reason
-                                          : std::string(HttpPhrase(a.status));
+                                          : std::string(HttpPhrase(status));
       last += ": ";
-      last += (st && !st->message.empty()) ? st->message : Snippet(a.body);
-      if (a.status == 401) im.creds->Invalidate();
-      if (a.status == 429) {
+      last += (st && !st->message.empty()) ? st->message : Snippet(body);
+      if (status == 401) im.creds->Invalidate();
+      if (status == 429) {
         retry =
             true;  // rejected before any handler ran: safe for every request
-      } else if (a.status >= 500) {
+      } else if (status >= 500) {
         retry = req.retry == RetryPolicy::kIdempotent;
       }
-      wait_seconds = a.retry_after;
+      wait_seconds = a.response.retry_after;
       if (!wait_seconds && st && st->retry_after_seconds)
         wait_seconds = *st->retry_after_seconds;
     } else {
       last_status = 0;
-      switch (a.rc) {
-        case CURLE_PEER_FAILED_VERIFICATION:
+      switch (a.failure) {
+        case https::Failure::kVerify:
           last = "TLS: the server's certificate is not trusted by ";
           last += im.config.ca_pem.empty() ? "the system's CA store"
                                            : "the cluster's CA";
-          last += ": " + a.curl_error;
+          last += ": " + a.error;
           break;  // never retried: it will not become trusted
-        case CURLE_SSL_CERTPROBLEM:
-        case CURLE_SSL_CACERT_BADFILE:
-        case CURLE_SSL_CIPHER:
-        case CURLE_URL_MALFORMAT:
-        case CURLE_UNSUPPORTED_PROTOCOL:
-          last = "cannot send: " + a.curl_error;
+        case https::Failure::kCertProblem:
+        case https::Failure::kBadRequest:
+          last = "cannot send: " + a.error;
           break;
-        case CURLE_ABORTED_BY_CALLBACK:
+        case https::Failure::kCancelled:
           return MakeError(what, "cancelled");
-        case CURLE_WRITE_ERROR:
-          last = a.too_big ? "the answer is larger than " +
-                                 std::to_string(im.options.max_response_bytes) +
-                                 " bytes"
-                           : a.curl_error;
+        case https::Failure::kTooBig:
+          last = "the answer is larger than " +
+                 std::to_string(im.options.max_response_bytes) + " bytes";
           break;
         default:
-          last = a.rc == CURLE_OPERATION_TIMEDOUT
+          last = a.failure == https::Failure::kTimeout
                      ? "no answer within " +
                            std::to_string(im.options.timeout.count()) + " ms"
                      : std::string("connection failed");
-          last += " (" + a.curl_error + ")";
+          last += " (" + a.error + ")";
           // Never sent (refused, unresolved, TLS handshake failed): safe to
           // retry anything. Sent (a dropped connection, a timeout while
           // waiting): the server may have acted, so idempotent ones only.

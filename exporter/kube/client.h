@@ -1,5 +1,6 @@
 #pragma once
-// A small Kubernetes API client on libcurl: GET, LIST with pagination,
+// A small Kubernetes API client over its own HTTPS/1.1 transport
+// (exporter/kube/https.h, OpenSSL 3): GET, LIST with pagination,
 // PATCH with the content type of each patch kind, POST; a timeout on every
 // request, retries with exponential backoff and jitter where a retry is
 // safe (docs/kube-client.md). TLS verification is always on (only a
@@ -125,8 +126,8 @@ std::string EscapeComponent(std::string_view s);
 
 class Client {
  public:
-  // Initialises libcurl (once per process, on the first call), so a
-  // command that never talks to the API never pays for it.
+  // Parses the server URL, builds the TLS context (the cluster's CA or the
+  // system store) and reads HTTPS_PROXY/NO_PROXY; no connection yet.
   static Result<std::unique_ptr<Client>> Create(RestConfig config,
                                                 ClientOptions options = {});
   ~Client();
@@ -154,7 +155,7 @@ class Client {
   const RestConfig& config() const;
 
  private:
-  struct Impl;  // the CURL handle (curl_ptr.h), credentials, jitter source
+  struct Impl;  // the transport (https.h), credentials, jitter source
   explicit Client(std::unique_ptr<Impl> impl);
 
   std::mutex mu_;               // one request at a time on the one handle

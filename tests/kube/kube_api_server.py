@@ -80,10 +80,14 @@ the API port), with JSON bodies:
                          "nodes": [NODE, ...], "objects": [OBJ, ...],
                          "version": VERSION (optional, /version's answer)}
                          replaces everything
+  PUT  /__test/tls     {"cert": "wrong-host" | "server"}: the certificate
+                         served to a client that sends SNI (wrong-host: one
+                         the CA signed for other.example, never localhost)
   GET  /__test/objects   every stored object of the kinds above
   POST /__test/faults  [FAULT, ...]  appended to the fault queue
   GET  /__test/requests  the request log: [{method, path, query,
-                         content_type, user, status}, ...]
+                         content_type, user, status, peer_port (the
+                         client's port: one per connection)}, ...]
   GET  /__test/nodes/NAME  the stored node, no auth
   GET  /__test/events    every stored event (core v1 form)
   POST /__test/compact   forgets every LIST snapshot (continue tokens
@@ -94,8 +98,13 @@ PERMS is {"user": NAME, "admin": true} or {"user": NAME, "rules":
 "names": [...] (optional), "namespaces": [...] (optional)}]}.
 A FAULT is {"method": M (optional), "path": P (optional; a trailing "*"
 matches a prefix), "times": N (default 1), "has_query": NAME (optional: the query must carry
-it), "action": "status" | "delay" | "drop" | "compact", "code": C, "retry_after": S (optional, for status), "seconds": S
-(for delay: sleep, then answer normally)}. "drop" reads the request and
+it), "action": "status" | "delay" | "drop" | "compact" | "chunked" | "raw", "code": C, "retry_after": S (optional, for status), "seconds": S
+(for delay: sleep, then answer normally; for raw: stall this long after
+the bytes, then close), "chunk": N (for chunked: the chunk size, default 7),
+"data": TEXT (for raw: sent as it is, Latin-1, then the connection
+closes)}. "chunked" answers normally with Transfer-Encoding: chunked and
+a trailer field, as Go's net/http does for an answer of unknown length;
+"raw" lets a test play a hostile server. "drop" reads the request and
 closes the connection without an answer; "compact" forgets the LIST
 snapshots, then answers normally. Faults are matched in order and
 used up; faulted requests are logged too (status 0 for a drop).
@@ -120,6 +129,7 @@ import uuid
 import yaml
 
 LOCK = threading.Lock()
+TLS = {"cert": "server"}  # PUT /__test/tls
 
 
 class State:
@@ -1172,16 +1182,26 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         pass
 
-    def send_json(self, code, obj, content_type="application/json"):
+    def send_json(self, code, obj, content_type="application/json", chunk=0):
         data = json.dumps(obj, separators=(",", ":")).encode()
         self.send_response(code)
         self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
+        if chunk:
+            self.send_header("Transfer-Encoding", "chunked")
+            self.send_header("Trailer", "X-Test-Trailer")
+        else:
+            self.send_header("Content-Length", str(len(data)))
         self.send_header("Audit-Id", str(uuid.uuid4()))
         self.send_header("Cache-Control", "no-cache, private")
         self.send_header("X-Kubernetes-Pf-Flowschema-Uid", "00000000-0000-0000-0000-000000000001")
         self.end_headers()
-        self.wfile.write(data)
+        if chunk:
+            for i in range(0, len(data), chunk):
+                piece = data[i:i + chunk]
+                self.wfile.write(b"%x;ext=1\r\n" % len(piece) + piece + b"\r\n")
+            self.wfile.write(b"0\r\nX-Test-Trailer: done\r\n\r\n")
+        else:
+            self.wfile.write(data)
 
     def read_body(self):
         n = int(self.headers.get("Content-Length") or 0)
@@ -1212,7 +1232,8 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
                  "content_type": self.headers.get("Content-Type", ""),
                  "accept": self.headers.get("Accept", ""),
                  "user_agent": self.headers.get("User-Agent", ""),
-                 "user": None, "status": 0}
+                 "user": None, "status": 0,
+                 "peer_port": self.client_address[1]}
         with LOCK:
             STATE.log.append(entry)
             fault = None
@@ -1234,6 +1255,16 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
             if action == "drop":
                 self.close_connection = True
                 try:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                return
+            if action == "raw":
+                self.close_connection = True
+                try:
+                    self.wfile.write(fault.get("data", "").encode("latin-1"))
+                    self.wfile.flush()
+                    time.sleep(float(fault.get("seconds", 0)))
                     self.connection.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
@@ -1272,7 +1303,8 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
             except ApiError as e:
                 code, obj, ctype = e.code, e.status, "application/json"
             entry["status"] = code
-        self.send_json(code, obj, ctype)
+        chunk = int(fault.get("chunk", 7)) if fault is not None and fault.get("action") == "chunked" else 0
+        self.send_json(code, obj, ctype, chunk)
 
     def route(self, method, path, query, body, entry):
         perms = self.user()
@@ -1392,6 +1424,9 @@ class ControlHandler(http.server.BaseHTTPRequestHandler):
         self.answer(404, None)
 
     def do_PUT(self):
+        if self.path == "/__test/tls":
+            TLS["cert"] = self.body().get("cert", "server")
+            return self.answer(200, TLS)
         if self.path != "/__test/state":
             return self.answer(404, None)
         state = self.body()
@@ -1471,6 +1506,8 @@ def main():
     ap.add_argument("--cert", required=True)
     ap.add_argument("--key", required=True)
     ap.add_argument("--client-ca", required=True)
+    ap.add_argument("--alt-cert", default="", help="served on PUT /__test/tls wrong-host")
+    ap.add_argument("--alt-key", default="")
     ap.add_argument("--ports-file", required=True,
                     help="written as 'API_PORT CONTROL_PORT' once both listen")
     args = ap.parse_args()
@@ -1479,6 +1516,15 @@ def main():
     ctx.load_cert_chain(args.cert, args.key)
     ctx.load_verify_locations(args.client_ca)
     ctx.verify_mode = ssl.CERT_OPTIONAL
+    if args.alt_cert:
+        alt = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        alt.minimum_version = ssl.TLSVersion.TLSv1_2
+        alt.load_cert_chain(args.alt_cert, args.alt_key)
+
+        def pick(sock, name, _ctx):
+            if name and TLS["cert"] == "wrong-host":
+                sock.context = alt
+        ctx.sni_callback = pick
     # A test that dies without stopping us (killed, SIGPIPE) must not leave
     # a server behind: exit when the parent goes.
     parent = os.getppid()

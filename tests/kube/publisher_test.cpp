@@ -525,8 +525,8 @@ TEST_F(Publisher, EveryFaultConvergesWithNothingLostOrDuplicated) {
     }
     ASSERT_LT(attempts, 5);
     // The fault hit: the change alone takes three requests (node, status,
-    // Event). A dropped idempotent PATCH may be resent by libcurl itself
-    // (a reused connection closed without an answer), so not every fault
+    // Event). A dropped idempotent PATCH may be resent by the transport
+    // itself (a kept connection closed without an answer), so not every fault
     // reaches NodeSync as an error.
     EXPECT_LE(failures, 1);
     EXPECT_GT(server_.Requests().size(), before + (f.fault["method"] == "GET" ? 1 : 3));

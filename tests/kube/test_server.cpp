@@ -87,6 +87,8 @@ TestApiServer::TestApiServer() {
       "--cert",       Cert("server.crt"),
       "--key",        Cert("server.key"),
       "--client-ca",  Cert("ca.crt"),
+      "--alt-cert",   Cert("wrong-host.crt"),
+      "--alt-key",    Cert("wrong-host.key"),
       "--ports-file", ports};
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(a.data());
@@ -166,6 +168,9 @@ void TestApiServer::AddFaults(const nlohmann::json& faults) {
   Control("POST", "/__test/faults", faults.dump());
 }
 void TestApiServer::Compact() { Control("POST", "/__test/compact", "{}"); }
+void TestApiServer::ServeCert(const std::string& which) {
+  Control("PUT", "/__test/tls", nlohmann::json{{"cert", which}}.dump());
+}
 nlohmann::json TestApiServer::Requests() {
   return Control("GET", "/__test/requests");
 }

@@ -43,6 +43,9 @@ class TestApiServer {
   void SetState(const nlohmann::json& state);
   void AddFaults(const nlohmann::json& faults);
   void Compact();
+  // The certificate served to a client that sends SNI: "wrong-host" (the
+  // CA's, for other.example only) or "server" (PUT /__test/tls).
+  void ServeCert(const std::string& which);
   nlohmann::json Requests();
   nlohmann::json StoredNode(const std::string& name);
   nlohmann::json StoredEvents();
