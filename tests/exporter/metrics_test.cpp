@@ -191,7 +191,9 @@ TEST(Metrics, RuncFlagFollowsItsRule) {
       if (c.id == "runc-containerd-io-1.5.11-era") rule = &c;
     }
     ASSERT_NE(rule, nullptr) << name;
-    const auto* flag = FindFamily(ReportFamilies(report, 0), "cvm_preflight_runc_1_5_11_era");
+    // The families outlive the pointer into them (ASan found it dangling).
+    const auto families = ReportFamilies(report, 0);
+    const auto* flag = FindFamily(families, "cvm_preflight_runc_1_5_11_era");
     if (rule->status == rules::Status::kPass || rule->status == rules::Status::kFail) {
       ASSERT_EQ(flag->metric.size(), 1u) << name;
       EXPECT_EQ(flag->metric[0].gauge.value, rule->status == rules::Status::kPass ? 1 : 0)
