@@ -1,5 +1,7 @@
 #include "exporter/web_config.h"
 
+#include "exporter/openssl_errors.h"
+
 #include <crypt.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -295,40 +297,34 @@ void ParseUsers(Parser& p, const YAML::Node& n, WebConfig& out) {
   }
 }
 
-std::string OpenSslErrors() {
-  std::string out;
-  while (unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    if (!out.empty()) out += "; ";
-    out += buf;
-  }
+std::string OpenSslErrorsOrNoDetail() {
+  std::string out = OpenSslErrors();
   return out.empty() ? std::string("no detail from OpenSSL") : out;
 }
 
 Result<bool> CheckTlsFiles(const std::string& path, const TlsServerConfig& t) {
   std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_server_method()),
                                                          &SSL_CTX_free);
-  if (!ctx) return MakeError(path, "cannot create an OpenSSL context: " + OpenSslErrors());
+  if (!ctx) return MakeError(path, "cannot create an OpenSSL context: " + OpenSslErrorsOrNoDetail());
   ERR_clear_error();
   std::string field = "tls_server_config.";
   if (SSL_CTX_use_certificate_chain_file(ctx.get(), t.cert_file.c_str()) != 1) {
     return MakeError(path, field + "cert_file: " + t.cert_file +
                                ": not a PEM certificate that OpenSSL can load (" +
-                               OpenSslErrors() + ")");
+                               OpenSslErrorsOrNoDetail() + ")");
   }
   if (SSL_CTX_use_PrivateKey_file(ctx.get(), t.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
     if (ERR_GET_REASON(ERR_peek_error()) == X509_R_KEY_VALUES_MISMATCH) {
       return MakeError(path, field + "key_file: " + t.key_file + " is not the key of " +
-                                 t.cert_file + " (" + OpenSslErrors() + ")");
+                                 t.cert_file + " (" + OpenSslErrorsOrNoDetail() + ")");
     }
     return MakeError(path, field + "key_file: " + t.key_file +
                                ": not a PEM private key that OpenSSL can load (" +
-                               OpenSslErrors() + ")");
+                               OpenSslErrorsOrNoDetail() + ")");
   }
   if (SSL_CTX_check_private_key(ctx.get()) != 1) {
     return MakeError(path, field + "key_file: " + t.key_file + " is not the key of " +
-                               t.cert_file + " (" + OpenSslErrors() + ")");
+                               t.cert_file + " (" + OpenSslErrorsOrNoDetail() + ")");
   }
   if (!t.client_ca_file.empty()) {
     STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(t.client_ca_file.c_str());
@@ -336,7 +332,7 @@ Result<bool> CheckTlsFiles(const std::string& path, const TlsServerConfig& t) {
     if (names) sk_X509_NAME_pop_free(names, X509_NAME_free);
     if (n <= 0) {
       return MakeError(path, field + "client_ca_file: " + t.client_ca_file +
-                                 ": holds no PEM certificate (" + OpenSslErrors() + ")");
+                                 ": holds no PEM certificate (" + OpenSslErrorsOrNoDetail() + ")");
     }
   }
   ERR_clear_error();

@@ -1,5 +1,7 @@
 #include "exporter/kube/https.h"
 
+#include "exporter/openssl_errors.h"
+
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -62,18 +64,6 @@ using StorePtr = std::unique_ptr<X509_STORE, StoreFree>;
 constexpr const char* kSystemBundle = "/etc/ssl/certs/ca-certificates.crt";
 constexpr std::chrono::milliseconds kSlice{50};
 
-// OpenSSL's queued errors as one reason ("error:0A000086:SSL routines::
-// certificate verify failed"), emptied.
-std::string OpenSslReason() {
-  std::string out;
-  while (unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    if (!out.empty()) out += "; ";
-    out += buf;
-  }
-  return out;
-}
 
 BioPtr MemBio(std::string_view pem) {
   return BioPtr(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
@@ -571,7 +561,7 @@ Step Transport::Impl::Handshake(Connection& c, const ClientCert& cert, Clock::ti
                                 const std::function<bool()>& cancelled, const Limits& limits) {
   std::string where = ServerEndpoint();
   c.ssl.reset(SSL_new(ctx.get()));
-  if (!c.ssl) return {Failure::kHandshake, "TLS with " + where + ": SSL_new: " + OpenSslReason()};
+  if (!c.ssl) return {Failure::kHandshake, "TLS with " + where + ": SSL_new: " + cvm::exporter::OpenSslErrors()};
   c.rbio = BIO_new(BIO_s_mem());
   c.wbio = BIO_new(BIO_s_mem());
   if (c.rbio == nullptr || c.wbio == nullptr) {
@@ -588,7 +578,7 @@ Step Transport::Impl::Handshake(Connection& c, const ClientCert& cert, Clock::ti
     int ok = server.host_is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, server.host.c_str())
                                : X509_VERIFY_PARAM_set1_host(param, server.host.c_str(), 0);
     if (ok != 1)
-      return {Failure::kCertProblem, "TLS with " + where + ": cannot check the name: " + OpenSslReason()};
+      return {Failure::kCertProblem, "TLS with " + where + ": cannot check the name: " + cvm::exporter::OpenSslErrors()};
   }
   if (!server.host_is_ip) SSL_set_tlsext_host_name(ssl, server.host.c_str());
   if (!cert.cert_pem.empty() || !cert.key_pem.empty()) {
@@ -598,11 +588,11 @@ Step Transport::Impl::Handshake(Connection& c, const ClientCert& cert, Clock::ti
     BioPtr kb = MemBio(cert.key_pem);
     PkeyPtr key(kb ? PEM_read_bio_PrivateKey(kb.get(), nullptr, nullptr, nullptr) : nullptr);
     if (!key)
-      return {Failure::kCertProblem, "the client key is not a PEM private key: " + OpenSslReason()};
+      return {Failure::kCertProblem, "the client key is not a PEM private key: " + cvm::exporter::OpenSslErrors()};
     if (SSL_use_certificate(ssl, certs[0].get()) != 1 || SSL_use_PrivateKey(ssl, key.get()) != 1 ||
         SSL_check_private_key(ssl) != 1) {
       return {Failure::kCertProblem,
-              "the client certificate and key do not go together: " + OpenSslReason()};
+              "the client certificate and key do not go together: " + cvm::exporter::OpenSslErrors()};
     }
     for (std::size_t i = 1; i < certs.size(); ++i) SSL_add1_chain_cert(ssl, certs[i].get());
   }
@@ -632,7 +622,7 @@ Step Transport::Impl::Handshake(Connection& c, const ClientCert& cert, Clock::ti
       return {Failure::kVerify, "certificate verify failed for " + where + ": " +
                                     X509_verify_cert_error_string(v)};
     }
-    std::string why = OpenSslReason();
+    std::string why = cvm::exporter::OpenSslErrors();
     if (why.empty()) why = c.peer_eof ? "the server closed the connection" : "SSL error " + std::to_string(e);
     return {Failure::kHandshake, "TLS handshake with " + where + ": " + why};
   }
@@ -706,7 +696,7 @@ Outcome Transport::Impl::ExchangeWith(http::ResponseParser& parser, Connection& 
   std::size_t written = 0;
   if (SSL_write_ex(ssl, wire.data(), wire.size(), &written) != 1 || written != wire.size()) {
     out.failure = Failure::kSend;
-    out.error = "send to " + where + ": " + OpenSslReason();
+    out.error = "send to " + where + ": " + cvm::exporter::OpenSslErrors();
     return out;
   }
   c.counting = true;
@@ -750,7 +740,7 @@ Outcome Transport::Impl::ExchangeWith(http::ResponseParser& parser, Connection& 
     // The peer closed without close_notify: an answer framed by its length
     // or chunks says itself whether it is whole; one read to the end of
     // the connection might be cut.
-    std::string why = OpenSslReason();
+    std::string why = cvm::exporter::OpenSslErrors();
     if (c.peer_eof && !parser.reads_to_close()) {
       parser.Finish();
       break;
@@ -790,7 +780,7 @@ Result<std::unique_ptr<Transport>> Transport::Create(std::string_view server_url
   impl->proxy = std::move(*proxy);
   impl->tls = std::move(tls);
   impl->ctx.reset(SSL_CTX_new(TLS_client_method()));
-  if (!impl->ctx) return MakeError("OpenSSL", "SSL_CTX_new: " + OpenSslReason());
+  if (!impl->ctx) return MakeError("OpenSSL", "SSL_CTX_new: " + cvm::exporter::OpenSslErrors());
   SSL_CTX* ctx = impl->ctx.get();
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_mode(ctx, SSL_MODE_AUTO_RETRY);
