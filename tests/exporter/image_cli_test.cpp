@@ -373,7 +373,10 @@ std::string FactText(const probe::Fact& f) {
     if constexpr (std::is_same_v<V, probe::RecordList>) {
       for (const auto& r : v) {
         nlohmann::json o;
-        for (const auto& [k, x] : r) std::visit([&](const auto& y) { o[k] = y; }, x);
+        // (A pair, not a structured binding: clang 14 cannot capture one.)
+        for (const auto& field : r) {
+          std::visit([&](const auto& y) { o[field.first] = y; }, field.second);
+        }
         j.push_back(o);
       }
     } else {
