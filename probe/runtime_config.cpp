@@ -1,6 +1,6 @@
 #include "probe/runtime_config.h"
 
-#include <toml++/toml.h>
+#include "probe/detail/toml.h"
 
 namespace cvm::probe {
 namespace {
