@@ -37,7 +37,7 @@ std::string Basename(std::string_view p) {
 
 class ImageProbe {
  public:
-  ImageProbe(const ProbeContext& ctx, ProbeOutput& out) : ctx_(ctx), out_(out), root_(ctx.root) {}
+  ImageProbe(const ProbeContext& ctx, ProbeOutput& out) : out_(out), root_(ctx.root) {}
 
   void Run() {
     Init();
@@ -282,7 +282,6 @@ class ImageProbe {
     out_.Set(kImagePackagesMissing, status.missing, file);
   }
 
-  const ProbeContext& ctx_;
   ProbeOutput& out_;
   const HostRoot& root_;
   std::int64_t count_ = 0;
